@@ -1,0 +1,12 @@
+/**
+ * Public surface of the Raft package: the pure core (RawNode), its types and
+ * errors, and the async driver.
+ *
+ * @module
+ */
+
+export * from "./storage/logStorage.ts";
+export * from "./core/types.ts";
+export * from "./core/errors.ts";
+export * from "./core/config.ts";
+export { RawNode } from "./core/rawNode.ts";
