@@ -2,7 +2,13 @@ import { assertEquals, assertThrows } from "../testing/assert.ts";
 import { configFromValues, parseYaml } from "./loadConfig.ts";
 import { ConfigError } from "./schemaSpec.ts";
 import { readSystemVariables } from "./systemVariables.ts";
-import { REFERENCE_PATH, renderConfigurationReference } from "./reference.ts";
+import {
+  normalizedLimitsSection,
+  README_PATH,
+  REFERENCE_PATH,
+  renderConfigurationReference,
+  withLimitsTable,
+} from "./reference.ts";
 
 Deno.test("embedded defaults: TCP 1883 and WS 8080 /mqtt on loopback, data in ./data", () => {
   const c = configFromValues(undefined, {});
@@ -139,4 +145,13 @@ Deno.test("invalid YAML names the file", () => {
 Deno.test("docs/configuration.md is generated from the current schema", async () => {
   const onDisk = await Deno.readTextFile(REFERENCE_PATH);
   assertEquals(onDisk, renderConfigurationReference(), "run: deno run -A config/reference.ts");
+});
+
+Deno.test("the README's limits table is generated from the current schema", async () => {
+  const readme = await Deno.readTextFile(README_PATH);
+  assertEquals(
+    normalizedLimitsSection(readme),
+    normalizedLimitsSection(withLimitsTable(readme)),
+    "run: deno run -A config/reference.ts",
+  );
 });

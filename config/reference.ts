@@ -53,10 +53,48 @@ export function renderConfigurationReference(): string {
   return lines.join("\n");
 }
 
+/** The README's limits table (between the limits markers). */
+export function renderLimitsTable(): string {
+  const lines = ["| limit | default | when reached |", "|---|---|---|"];
+  const limits = edgemqSchema.fields.mqttServiceConfig.fields.limits.fields;
+  for (const [name, spec] of Object.entries(limits)) {
+    lines.push(`| \`limits.${name}\` | \`${spec.default}\` | ${cell(spec.doc)} |`);
+  }
+  const keepAlive = edgemqSchema.fields.mqttServiceConfig.fields.maxKeepAliveSeconds;
+  lines.push(`| \`maxKeepAliveSeconds\` | \`${keepAlive.default}\` | ${cell(keepAlive.doc)} |`);
+  return lines.join("\n");
+}
+
+const BEGIN = "<!-- limits:begin -->";
+const END = "<!-- limits:end -->";
+
+/** `readme` with its limits section replaced by the current table. */
+export function withLimitsTable(readme: string): string {
+  const a = readme.indexOf(BEGIN);
+  const b = readme.indexOf(END);
+  if (a < 0 || b < a) throw new Error("README.md lacks the limits markers");
+  return readme.slice(0, a + BEGIN.length) + "\n" + renderLimitsTable() + "\n" + readme.slice(b);
+}
+
+/**
+ * The README's limits section in a form that survives `deno fmt` (which pads
+ * table cells): blank lines dropped, spaces removed, dash runs collapsed.
+ */
+export function normalizedLimitsSection(readme: string): string {
+  const a = readme.indexOf(BEGIN);
+  const b = readme.indexOf(END);
+  return readme.slice(a, b).split("\n").map((l) => l.replaceAll(" ", "").replace(/-{3,}/g, "---"))
+    .filter((l) => l.length > 0).join("\n");
+}
+
+/** Where the README lives. */
+export const README_PATH = new URL("../README.md", import.meta.url);
+
 /** Where the reference lives, relative to the repository root. */
 export const REFERENCE_PATH = new URL("../docs/configuration.md", import.meta.url);
 
 if (import.meta.main) {
   await Deno.writeTextFile(REFERENCE_PATH, renderConfigurationReference());
-  console.log(`wrote ${REFERENCE_PATH.pathname}`);
+  await Deno.writeTextFile(README_PATH, withLimitsTable(await Deno.readTextFile(README_PATH)));
+  console.log(`wrote ${REFERENCE_PATH.pathname} and the limits table of ${README_PATH.pathname}`);
 }
