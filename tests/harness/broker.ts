@@ -1,0 +1,459 @@
+/**
+ * Broker process harness for the end-to-end tests.
+ *
+ * Starts a real broker process — edgemq (`deno run -A main.ts --config FILE`) or,
+ * to validate the tests themselves, mosquitto — on loopback, learns its ports, and
+ * stops it (SIGTERM, or SIGKILL for crash tests). Select the broker with the
+ * environment variable `EDGEMQ_TEST_BROKER=edgemq|mosquitto` (default edgemq).
+ *
+ * @module
+ */
+
+import { stringify } from "yaml";
+import { createServer } from "node:net";
+
+/** Which broker the suite drives. */
+export type BrokerMode = "edgemq" | "mosquitto";
+
+/** The broker selected by `EDGEMQ_TEST_BROKER` (default `edgemq`). */
+export const BROKER_MODE: BrokerMode = Deno.env.get("EDGEMQ_TEST_BROKER") === "mosquitto"
+  ? "mosquitto"
+  : "edgemq";
+
+/** True when the suite runs against mosquitto: edgemq-only tests are ignored. */
+export const IS_MOSQUITTO = BROKER_MODE === "mosquitto";
+
+/** Repository root (the parent of tests/). */
+export const REPO_ROOT = new URL("../../", import.meta.url).pathname;
+
+/** Path of the edgemq entry point. */
+export const MAIN_TS = `${REPO_ROOT}main.ts`;
+
+/** Broker limits, as in the edgemq YAML `mqttServiceConfig.limits`. */
+export interface BrokerLimits {
+  maxPacketBytes?: number;
+  maxQueuedMessagesPerSession?: number;
+  maxInflightOutbound?: number;
+  receiveMaximum?: number;
+  maxTopicBytes?: number;
+  maxTopicLevels?: number;
+  maxSubscriptionsPerSession?: number;
+  maxFiltersPerSubscribe?: number;
+  maxClientIdBytes?: number;
+  maxConnections?: number;
+  maxConnectsPerSecond?: number;
+  connectTimeoutMs?: number;
+  topicAliasMaximum?: number;
+  maxSessionExpirySeconds?: number;
+}
+
+/** One ACL rule of `mqttServiceConfig.acl`. */
+export interface AclRule {
+  user?: string;
+  clientId?: string;
+  action: "publish" | "subscribe" | "all";
+  topic: string;
+  allow: boolean;
+}
+
+/** Options of {@link startBroker}. */
+export interface BrokerOptions {
+  /** Reuse this data directory (restart tests). Default: a fresh temp dir. */
+  dataDir?: string;
+  /** Fixed TCP port (restart tests). Default: any free port. */
+  tcpPort?: number;
+  /** Fixed WebSocket port. Default: any free port. */
+  wsPort?: number;
+  /** Start the WebSocket listener. Default true. */
+  ws?: boolean;
+  /** `mqttServiceConfig.allowAnonymous`. Default true. */
+  allowAnonymous?: boolean;
+  /** `mqttServiceConfig.maxKeepAliveSeconds`. Default 60. */
+  maxKeepAliveSeconds?: number;
+  /** `mqttServiceConfig.passwordFile`. */
+  passwordFile?: string;
+  /** `mqttServiceConfig.acl`. */
+  acl?: AclRule[];
+  /** `mqttServiceConfig.aclDefault`. */
+  aclDefault?: "allow" | "deny";
+  /** Overrides of `mqttServiceConfig.limits`. */
+  limits?: BrokerLimits;
+  /** Extra environment variables for the broker process. */
+  env?: Record<string, string>;
+  /** How long to wait for readiness. Default 30 s. */
+  startTimeoutMs?: number;
+}
+
+/** A parsed JSON log line of edgemq (or a wrapped text line of mosquitto). */
+export interface LogLine {
+  event?: string;
+  level?: string;
+  [key: string]: unknown;
+}
+
+/** A running broker process. */
+export interface BrokerHandle {
+  readonly mode: BrokerMode;
+  readonly pid: number;
+  readonly tcpPort: number;
+  /** WebSocket port (path `/mqtt`), or undefined when not enabled. */
+  readonly wsPort: number | undefined;
+  readonly dataDir: string;
+  /** Every stdout/stderr line so far (mosquitto lines as `{event:"text", text}`). */
+  readonly logs: LogLine[];
+  /** The options it was started with (with resolved ports), for a restart. */
+  readonly options: BrokerOptions;
+  /** True while the process has not exited. */
+  alive(): boolean;
+  /** Resident set size of the broker process in KiB, from /proc/PID/status. */
+  rssKb(): Promise<number>;
+  /** SIGTERM and wait for exit (SIGKILL after 10 s); returns the exit code. */
+  stop(): Promise<number>;
+  /** SIGKILL and wait for exit. */
+  kill9(): Promise<void>;
+  /** Wait until a log line matches, bounded by timeoutMs. */
+  waitForLog(pred: (l: LogLine) => boolean, timeoutMs: number): Promise<LogLine>;
+}
+
+/** Find a free loopback TCP port (bind to 0 and release). */
+export async function freePort(): Promise<number> {
+  return await new Promise<number>((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      const port = typeof addr === "object" && addr !== null ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Sleep for ms milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** The edgemq YAML config object for options (ports resolved by the caller). */
+export function edgemqConfig(o: BrokerOptions, dataDir: string): Record<string, unknown> {
+  const mqtt: Record<string, unknown> = {
+    tcpListener: { enable: true, host: "127.0.0.1", port: o.tcpPort ?? 0 },
+    wsListener: { enable: o.ws !== false, host: "127.0.0.1", port: o.wsPort ?? 0, path: "/mqtt" },
+    allowAnonymous: o.allowAnonymous ?? true,
+    maxKeepAliveSeconds: o.maxKeepAliveSeconds ?? 60,
+  };
+  if (o.passwordFile !== undefined) mqtt.passwordFile = o.passwordFile;
+  if (o.acl !== undefined) mqtt.acl = o.acl;
+  if (o.aclDefault !== undefined) mqtt.aclDefault = o.aclDefault;
+  if (o.limits !== undefined) mqtt.limits = { ...o.limits };
+  return {
+    mqttServiceConfig: mqtt,
+    stateStoreConfig: { dataDir },
+    log: { level: "info" },
+  };
+}
+
+function mosquittoConf(o: BrokerOptions, dataDir: string, tcp: number, ws?: number): string {
+  const lines = [
+    "per_listener_settings false",
+    "allow_duplicate_messages false",
+    `allow_anonymous ${o.allowAnonymous === false ? "false" : "true"}`,
+    `max_keepalive ${o.maxKeepAliveSeconds ?? 60}`,
+    "persistence true",
+    `persistence_location ${dataDir}/`,
+    // mosquitto only saves to disk periodically; save on every change so that the
+    // kill -9 test is meaningful for the validation run.
+    "autosave_interval 1",
+    "autosave_on_changes true",
+    "log_dest stdout",
+    "log_type error",
+    "log_type warning",
+    "log_type notice",
+    "log_type information",
+    `listener ${tcp} 127.0.0.1`,
+  ];
+  const l = o.limits ?? {};
+  if (l.maxPacketBytes !== undefined) lines.push(`max_packet_size ${l.maxPacketBytes}`);
+  if (l.receiveMaximum !== undefined) lines.push(`max_inflight_messages ${l.receiveMaximum}`);
+  if (l.maxQueuedMessagesPerSession !== undefined) {
+    lines.push(`max_queued_messages ${l.maxQueuedMessagesPerSession}`);
+  }
+  if (l.topicAliasMaximum !== undefined) lines.push(`max_topic_alias ${l.topicAliasMaximum}`);
+  if (o.passwordFile !== undefined) lines.push(`password_file ${o.passwordFile}`);
+  if (ws !== undefined) lines.push(`listener ${ws} 127.0.0.1`, "protocol websockets");
+  return lines.join("\n") + "\n";
+}
+
+async function readLines(
+  stream: ReadableStream<Uint8Array>,
+  onLine: (line: string) => void,
+): Promise<void> {
+  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += value;
+      let nl = buf.indexOf("\n");
+      while (nl >= 0) {
+        onLine(buf.slice(0, nl));
+        buf = buf.slice(nl + 1);
+        nl = buf.indexOf("\n");
+      }
+    }
+    if (buf.length > 0) onLine(buf);
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+function parseLine(line: string): LogLine {
+  const t = line.trim();
+  if (t.startsWith("{")) {
+    try {
+      const v: unknown = JSON.parse(t);
+      if (typeof v === "object" && v !== null && !Array.isArray(v)) return v as LogLine;
+    } catch {
+      // not JSON: fall through
+    }
+  }
+  return { event: "text", text: line };
+}
+
+async function canConnect(port: number): Promise<boolean> {
+  try {
+    const c = await Deno.connect({ hostname: "127.0.0.1", port });
+    c.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Start a broker (edgemq or mosquitto per {@link BROKER_MODE}) and wait until it
+ * accepts connections. Always pair with `stop()` or `kill9()` in a finally block.
+ * In edgemq mode a missing main.ts is an error, not a skip.
+ */
+export async function startBroker(options: BrokerOptions = {}): Promise<BrokerHandle> {
+  const ownDir = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "edgemq-e2e-" });
+  const confDir = await Deno.makeTempDir({ prefix: "edgemq-e2e-conf-" });
+  const wantWs = options.ws !== false;
+  let tcpPort = options.tcpPort;
+  let wsPort = options.wsPort;
+  let cmd: Deno.Command;
+  if (BROKER_MODE === "edgemq") {
+    try {
+      await Deno.stat(MAIN_TS);
+    } catch {
+      throw new Error(`edgemq entry point ${MAIN_TS} does not exist (EDGEMQ_TEST_BROKER=edgemq)`);
+    }
+    const file = `${confDir}/edgemq.yaml`;
+    await Deno.writeTextFile(file, stringify(edgemqConfig(options, dataDir)));
+    cmd = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", MAIN_TS, "--config", file],
+      cwd: REPO_ROOT,
+      env: options.env,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    });
+  } else {
+    tcpPort ??= await freePort();
+    if (wantWs) wsPort ??= await freePort();
+    const file = `${confDir}/mosquitto.conf`;
+    await Deno.writeTextFile(
+      file,
+      mosquittoConf(options, dataDir, tcpPort, wantWs ? wsPort : undefined),
+    );
+    cmd = new Deno.Command("/usr/sbin/mosquitto", {
+      args: ["-c", file],
+      env: options.env,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    });
+  }
+  const child = cmd.spawn();
+  const logs: LogLine[] = [];
+  const waiters = new Set<() => void>();
+  const onLine = (line: string) => {
+    if (line.trim() === "") return;
+    logs.push(parseLine(line));
+    for (const w of [...waiters]) w();
+  };
+  const readers = Promise.all([readLines(child.stdout, onLine), readLines(child.stderr, onLine)]);
+  let exited = false;
+  let exitCode = -1;
+  const status = child.status.then((s) => {
+    exited = true;
+    exitCode = s.code;
+    for (const w of [...waiters]) w();
+    return s;
+  });
+
+  const waitForLog = (pred: (l: LogLine) => boolean, timeoutMs: number): Promise<LogLine> => {
+    return new Promise<LogLine>((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const check = () => {
+        const hit = logs.find(pred);
+        if (hit !== undefined) {
+          cleanup();
+          resolve(hit);
+        } else if (exited) {
+          cleanup();
+          reject(new Error(`broker exited (code ${exitCode}) before the expected log line`));
+        }
+      };
+      const cleanup = () => {
+        clearTimeout(timer);
+        waiters.delete(check);
+      };
+      timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`no matching broker log line within ${timeoutMs} ms`));
+      }, timeoutMs);
+      waiters.add(check);
+      check();
+    });
+  };
+
+  const finish = async (): Promise<number> => {
+    const s = await status;
+    await readers;
+    await Deno.remove(confDir, { recursive: true }).catch(() => {});
+    if (ownDir && !keepDir) await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    return s.code;
+  };
+  let keepDir = false;
+
+  const handle = {
+    mode: BROKER_MODE,
+    pid: child.pid,
+    tcpPort: 0,
+    wsPort: undefined as number | undefined,
+    dataDir,
+    logs,
+    options: { ...options },
+    alive: () => !exited,
+    rssKb: async (): Promise<number> => {
+      const text = await Deno.readTextFile(`/proc/${child.pid}/status`);
+      const m = /VmRSS:\s+(\d+)\s+kB/.exec(text);
+      if (m === null) throw new Error(`no VmRSS in /proc/${child.pid}/status`);
+      return Number(m[1]);
+    },
+    stop: async (): Promise<number> => {
+      if (!exited) {
+        try {
+          child.kill("SIGTERM");
+        } catch { /* already gone */ }
+        const t = setTimeout(() => {
+          try {
+            child.kill("SIGKILL");
+          } catch { /* gone */ }
+        }, 10_000);
+        try {
+          return await finish();
+        } finally {
+          clearTimeout(t);
+        }
+      }
+      return await finish();
+    },
+    kill9: async (): Promise<void> => {
+      keepDir = true; // a crash test restarts on the same directory and removes it itself
+      if (!exited) {
+        try {
+          child.kill("SIGKILL");
+        } catch { /* gone */ }
+      }
+      await finish();
+    },
+    waitForLog,
+  };
+
+  const timeoutMs = options.startTimeoutMs ?? 30_000;
+  try {
+    if (BROKER_MODE === "edgemq") {
+      await waitForLog((l) => l.event === "node.ready", timeoutMs);
+      const tcp = logs.find((l) => l.event === "listener.started" && l.listener === "tcp");
+      if (tcp === undefined || typeof tcp.port !== "number") {
+        throw new Error("edgemq logged node.ready without a listener.started line for tcp");
+      }
+      tcpPort = tcp.port;
+      const ws = logs.find((l) => l.event === "listener.started" && l.listener === "ws");
+      if (wantWs) {
+        if (ws === undefined || typeof ws.port !== "number") {
+          throw new Error("edgemq logged node.ready without a listener.started line for ws");
+        }
+        wsPort = ws.port;
+      }
+    } else {
+      const deadline = Date.now() + timeoutMs;
+      while (!(await canConnect(tcpPort!))) {
+        if (exited) throw new Error(`mosquitto exited with code ${exitCode}`);
+        if (Date.now() > deadline) throw new Error("mosquitto did not open its port in time");
+        await sleep(50);
+      }
+    }
+  } catch (e) {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+    await finish();
+    const tail = logs.slice(-20).map((l) => JSON.stringify(l)).join("\n");
+    throw new Error(`${(e as Error).message}\nbroker output:\n${tail}`);
+  }
+  handle.tcpPort = tcpPort!;
+  handle.wsPort = wantWs ? wsPort : undefined;
+  handle.options.tcpPort = tcpPort;
+  handle.options.wsPort = wsPort;
+  handle.options.dataDir = dataDir;
+  return handle;
+}
+
+/**
+ * Run the broker CLI to completion (e.g. `--help`, a bad config) with a time bound,
+ * returning its exit code and combined output. edgemq mode only.
+ */
+export async function runCli(
+  args: string[],
+  env?: Record<string, string>,
+  timeoutMs = 30_000,
+): Promise<{ code: number; output: string }> {
+  await Deno.stat(MAIN_TS);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN_TS, ...args],
+    cwd: REPO_ROOT,
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+  }, timeoutMs);
+  try {
+    const out = await child.output();
+    const dec = new TextDecoder();
+    return { code: out.code, output: dec.decode(out.stdout) + dec.decode(out.stderr) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Run `fn` with a broker, stopping it afterwards even when fn throws. */
+export async function withBroker<T>(
+  options: BrokerOptions,
+  fn: (b: BrokerHandle) => Promise<T>,
+): Promise<T> {
+  const b = await startBroker(options);
+  try {
+    return await fn(b);
+  } finally {
+    await b.stop();
+  }
+}
