@@ -1,0 +1,252 @@
+/**
+ * The shared test suite every {@link DistStore} implementation must pass
+ * (local SQLite now, base-kv later). Run by `sqliteDistStore_test.ts`.
+ *
+ * @module
+ */
+import { deepStrictEqual, rejects, strictEqual } from "node:assert/strict";
+import fc from "fast-check";
+import type { SubscriptionOptions } from "../message.ts";
+import {
+  type DistStore,
+  inboxReceiverId,
+  type MatchResult,
+  type Route,
+  transientReceiverId,
+} from "./distStore.ts";
+import { topicMatchesFilter } from "./topicValidation.ts";
+
+/** How the suite opens an implementation. */
+export interface DistStoreHarness {
+  /** Opens the store (again, after a close, when durable). */
+  open(): Promise<DistStore>;
+  /** Whether closing and opening again preserves the routes. */
+  readonly durable: boolean;
+  /** Removes whatever `open` created; called once at the end of each test. */
+  cleanup(): Promise<void>;
+}
+
+const OPTS: SubscriptionOptions = {
+  qos: 1,
+  noLocal: false,
+  retainAsPublished: false,
+  retainHandling: 0,
+  subscriptionId: null,
+};
+
+/** A route with default options. */
+export function route(
+  filter: string,
+  receiverId: string,
+  extra: Partial<Route> = {},
+): Route {
+  return {
+    tenant: "t",
+    filter,
+    shareGroup: null,
+    receiverId,
+    incarnation: 1,
+    options: OPTS,
+    ...extra,
+  };
+}
+
+function normalIds(m: MatchResult): string[] {
+  return m.normal.map((r) => `${r.receiverId}@${r.filter}`).sort();
+}
+
+function sharedIds(m: MatchResult): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const [k, rs] of m.shared) out[k] = rs.map((r) => r.receiverId).sort();
+  return out;
+}
+
+/** Registers the shared tests under `name`; `makeHarness` is called once per test. */
+export function distStoreSuite(name: string, makeHarness: () => DistStoreHarness): void {
+  function run(title: string, body: (h: DistStoreHarness) => Promise<void>): void {
+    Deno.test(`${name}: ${title}`, async () => {
+      const h = makeHarness();
+      try {
+        await body(h);
+      } finally {
+        await h.cleanup();
+      }
+    });
+  }
+
+  run("match follows MQTT wildcard rules, per tenant", async (h) => {
+    const s = await h.open();
+    await s.addRoutes([
+      route("a/b", "r1"),
+      route("a/+", "r2"),
+      route("a/#", "r3"),
+      route("#", "r4"),
+      route("+/b", "r5"),
+      route("$SYS/#", "r6"),
+      route("a/b", "other", { tenant: "u" }),
+    ]);
+    strictEqual(s.routeCount(), 7);
+    deepStrictEqual(normalIds(s.match("t", "a/b")), [
+      "r1@a/b",
+      "r2@a/+",
+      "r3@a/#",
+      "r4@#",
+      "r5@+/b",
+    ]);
+    deepStrictEqual(normalIds(s.match("t", "a")), ["r3@a/#", "r4@#"]);
+    deepStrictEqual(normalIds(s.match("t", "$SYS/b")), ["r6@$SYS/#"]);
+    deepStrictEqual(normalIds(s.match("t", "x/y/z")), ["r4@#"]);
+    deepStrictEqual(normalIds(s.match("u", "a/b")), ["other@a/b"]);
+    deepStrictEqual(normalIds(s.match("nobody", "a/b")), []);
+    strictEqual(s.match("t", "a/b").shared.size, 0);
+    await s.close();
+  });
+
+  run("a receiver with overlapping filters appears once per filter", async (h) => {
+    const s = await h.open();
+    await s.addRoutes([route("a/+", "r"), route("a/#", "r"), route("a/b", "r")]);
+    deepStrictEqual(normalIds(s.match("t", "a/b")), ["r@a/#", "r@a/+", "r@a/b"]);
+    await s.close();
+  });
+
+  run("shared subscriptions are grouped by group and filter", async (h) => {
+    const s = await h.open();
+    await s.addRoutes([
+      route("a/+", "m1", { shareGroup: "g" }),
+      route("a/+", "m2", { shareGroup: "g" }),
+      route("a/#", "m3", { shareGroup: "g" }),
+      route("a/+", "m4", { shareGroup: "h" }),
+      route("a/+", "n1"),
+    ]);
+    const m = s.match("t", "a/x");
+    deepStrictEqual(normalIds(m), ["n1@a/+"]);
+    deepStrictEqual(sharedIds(m), {
+      "g\u0000a/+": ["m1", "m2"],
+      "g\u0000a/#": ["m3"],
+      "h\u0000a/+": ["m4"],
+    });
+    strictEqual(s.routeCount(), 5);
+    await s.close();
+  });
+
+  run("adding the same key replaces options; an older incarnation does not replace", async (h) => {
+    const s = await h.open();
+    await s.addRoutes([route("a", "r", { incarnation: 2 })]);
+    await s.addRoutes([route("a", "r", { incarnation: 2, options: { ...OPTS, qos: 2 } })]);
+    strictEqual(s.routeCount(), 1);
+    strictEqual(s.match("t", "a").normal[0].options.qos, 2);
+    await s.addRoutes([route("a", "r", { incarnation: 1, options: { ...OPTS, qos: 0 } })]);
+    strictEqual(s.match("t", "a").normal[0].options.qos, 2);
+    strictEqual(s.match("t", "a").normal[0].incarnation, 2);
+    await s.close();
+  });
+
+  run("removal is guarded by incarnation", async (h) => {
+    const s = await h.open();
+    await s.addRoutes([route("a", "r", { incarnation: 5 }), route("a", "q", { shareGroup: "g" })]);
+    await s.removeRoutes([{ ...route("a", "r"), incarnation: 4 }]);
+    strictEqual(s.match("t", "a").normal.length, 1);
+    await s.removeRoutes([{ ...route("a", "r"), incarnation: 5 }]);
+    strictEqual(s.match("t", "a").normal.length, 0);
+    await s.removeRoutes([{ ...route("a", "q"), incarnation: 9 }]); // wrong share group: no-op
+    strictEqual(s.match("t", "a").shared.size, 1);
+    await s.removeRoutes([{ ...route("a", "q", { shareGroup: "g" }), incarnation: 9 }]);
+    strictEqual(s.match("t", "a").shared.size, 0);
+    strictEqual(s.routeCount(), 0);
+    await s.close();
+  });
+
+  run("removeTransientRoutesOfNode removes exactly that node's sessions", async (h) => {
+    const s = await h.open();
+    await s.addRoutes([
+      route("a", transientReceiverId("n1", "1")),
+      route("b/#", transientReceiverId("n1", "2"), { shareGroup: "g" }),
+      route("a", transientReceiverId("n10", "1")),
+      route("a", transientReceiverId("n2", "1"), { tenant: "u" }),
+      route("a", inboxReceiverId("t", "n1")),
+    ]);
+    strictEqual(await s.removeTransientRoutesOfNode("n1"), 2);
+    strictEqual(s.routeCount(), 3);
+    deepStrictEqual(normalIds(s.match("t", "a")), [
+      `${inboxReceiverId("t", "n1")}@a`,
+      `${transientReceiverId("n10", "1")}@a`,
+    ]);
+    strictEqual(await s.removeTransientRoutesOfNode("n1"), 0);
+    await s.close();
+  });
+
+  run("invalid routes are rejected and nothing of the call is stored", async (h) => {
+    const s = await h.open();
+    await rejects(s.addRoutes([route("ok", "r"), route("a/#/b", "r")]), /a\/#\/b/);
+    await rejects(s.addRoutes([route("a", "r", { shareGroup: "g/h" })]), /share group/);
+    strictEqual(s.routeCount(), 0);
+    deepStrictEqual(normalIds(s.match("t", "ok")), []);
+    await s.close();
+  });
+
+  run("calls made in the same turn all land; match sees them after they resolve", async (h) => {
+    const s = await h.open();
+    deepStrictEqual(normalIds(s.match("t", "a/b")), []); // primes any cache
+    const ps: Promise<void>[] = [];
+    for (let i = 0; i < 50; i++) ps.push(s.addRoutes([route("a/+", `r${i}`)]));
+    ps.push(s.removeRoutes([{ ...route("a/+", "r0"), incarnation: 1 }]));
+    await Promise.all(ps);
+    strictEqual(s.match("t", "a/b").normal.length, 49);
+    strictEqual(s.routeCount(), 49);
+    await s.close();
+  });
+
+  run("routes survive close and reopen (durable stores)", async (h) => {
+    if (!h.durable) return;
+    let s = await h.open();
+    await s.addRoutes([
+      route("a/+", "r1", { options: { ...OPTS, qos: 2, subscriptionId: 7, noLocal: true } }),
+      route("a/#", "r2", { shareGroup: "g", incarnation: 3 }),
+    ]);
+    await s.close();
+    s = await h.open();
+    strictEqual(s.routeCount(), 2);
+    const m = s.match("t", "a/b");
+    deepStrictEqual(m.normal, [
+      route("a/+", "r1", { options: { ...OPTS, qos: 2, subscriptionId: 7, noLocal: true } }),
+    ]);
+    deepStrictEqual([...m.shared.values()], [[
+      route("a/#", "r2", { shareGroup: "g", incarnation: 3 }),
+    ]]);
+    await s.close();
+  });
+
+  run("match agrees with the reference matcher after random adds and removes", async (h) => {
+    const s = await h.open();
+    const level = fc.constantFrom("", "a", "b", "$s");
+    const filterArb = fc.tuple(
+      fc.array(fc.constantFrom("", "a", "b", "$s", "+"), { maxLength: 3 }),
+      fc.boolean(),
+    ).filter(([ls, hash]) => ls.length > 0 || hash)
+      .map(([ls, hash]) => (hash ? [...ls, "#"] : ls).join("/")).filter((f) => f !== "");
+    const opArb = fc.tuple(fc.boolean(), filterArb, fc.constantFrom("r1", "r2"));
+    const topicArb = fc.array(level, { minLength: 1, maxLength: 4 }).map((l) => l.join("/"));
+    let model = new Map<string, Route>();
+    await fc.assert(
+      fc.asyncProperty(fc.array(opArb, { maxLength: 8 }), topicArb, async (ops, topic) => {
+        for (const [add, filter, rid] of ops) {
+          const r = route(filter, rid);
+          if (add) {
+            await s.addRoutes([r]);
+            model.set(`${filter}\u0000${rid}`, r);
+          } else {
+            await s.removeRoutes([{ ...r }]);
+            model.delete(`${filter}\u0000${rid}`);
+          }
+        }
+        strictEqual(s.routeCount(), model.size);
+        const want = [...model.values()].filter((r) => topicMatchesFilter(topic, r.filter))
+          .map((r) => `${r.receiverId}@${r.filter}`).sort();
+        deepStrictEqual(normalIds(s.match("t", topic)), want);
+      }),
+      { numRuns: 150 },
+    );
+    model = new Map();
+    await s.close();
+  });
+}

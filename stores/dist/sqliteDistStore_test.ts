@@ -1,0 +1,67 @@
+import { ok, strictEqual, throws } from "node:assert/strict";
+import { join } from "node:path";
+import { StoreCorruptError } from "../sqlite/database.ts";
+import { distStoreSuite, route } from "./distStore.case.ts";
+import { SqliteDistStore } from "./sqliteDistStore.ts";
+
+distStoreSuite("SqliteDistStore (file)", () => {
+  let dir: string | null = null;
+  const opened: SqliteDistStore[] = [];
+  return {
+    durable: true,
+    open: async () => {
+      dir ??= await Deno.makeTempDir();
+      const s = new SqliteDistStore(join(dir, "dist.db"));
+      opened.push(s);
+      return s;
+    },
+    cleanup: async () => {
+      for (const s of opened) await s.close();
+      if (dir !== null) await Deno.remove(dir, { recursive: true });
+    },
+  };
+});
+
+distStoreSuite("SqliteDistStore (:memory:)", () => {
+  let store: SqliteDistStore | null = null;
+  return {
+    durable: false,
+    open: () => Promise.resolve(store = new SqliteDistStore(":memory:")),
+    cleanup: async () => await store?.close(),
+  };
+});
+
+Deno.test("SqliteDistStore: a damaged row is reported with the file name", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = join(dir, "dist.db");
+    const s = new SqliteDistStore(path);
+    await s.addRoutes([route("a", "r")]);
+    await s.close();
+    const { DatabaseSync } = await import("node:sqlite");
+    const db = new DatabaseSync(path);
+    db.exec("UPDATE routes SET qos = 'x'");
+    db.close();
+    const err = throws(() => new SqliteDistStore(path), StoreCorruptError);
+    void err;
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("SqliteDistStore: match cache is invalidated by route changes", async () => {
+  const s = new SqliteDistStore(":memory:", { matchCacheEntries: 2 });
+  try {
+    await s.addRoutes([route("a/+", "r1")]);
+    strictEqual(s.match("t", "a/b").normal.length, 1);
+    strictEqual(s.match("t", "a/b").normal.length, 1);
+    ok(s.cacheStats().hits >= 1);
+    await s.addRoutes([route("a/b", "r2")]);
+    strictEqual(s.match("t", "a/b").normal.length, 2);
+    s.match("t", "a/c");
+    s.match("t", "a/d");
+    ok(s.cacheStats().entries <= 2);
+  } finally {
+    await s.close();
+  }
+});

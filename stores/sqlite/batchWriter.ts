@@ -1,0 +1,221 @@
+/**
+ * Group commit for SQLite state machines. Writes are deterministic commands
+ * (plain data) applied by a state machine's `apply(command)`; every command
+ * submitted during one event-loop turn is applied inside ONE transaction,
+ * committed (one fsync) in the next macrotask, and each caller's promise
+ * resolves with its own command's result. A command that throws is rolled back
+ * alone (SAVEPOINT per command) and rejects only its own promise.
+ *
+ * The same commands are what base-kv will later propose through Raft, which
+ * is why `apply` must be deterministic: it reads no clock and no randomness,
+ * only the command and the database.
+ *
+ * @module
+ */
+import type { StatementSync } from "node:sqlite";
+import { clearImmediate, setImmediate } from "node:timers";
+import { type OpenedDatabase, StoreClosedError, withCorruptionCheck } from "./database.ts";
+
+/** One applied command and its result, as passed to {@link BatchWriterOptions.afterCommit}. */
+export interface AppliedCommand<C, R> {
+  readonly command: C;
+  readonly result: R;
+}
+
+/** Configuration of a {@link BatchWriter}. */
+export interface BatchWriterOptions<C, R> {
+  /** Names the writer in error messages (e.g. "inbox store /data/inbox.db"). */
+  readonly name: string;
+  readonly opened: OpenedDatabase;
+  /** Applies one command inside the open transaction; deterministic. */
+  readonly apply: (command: C) => R;
+  /**
+   * Called after COMMIT succeeded, before the callers' promises resolve, with the
+   * commands that succeeded in order: keep in-memory indexes in step here.
+   */
+  readonly afterCommit?: (applied: readonly AppliedCommand<C, R>[]) => void;
+  /**
+   * Called when a command was rolled back to its savepoint, or when the whole
+   * transaction was rolled back: any in-memory cache `apply` touched may now be
+   * ahead of the database and must be reloaded.
+   */
+  readonly afterRollback?: () => void;
+  /**
+   * Most commands in one transaction. When a turn submits more, the batch is
+   * flushed early (synchronously) and a new one starts. Bounds the memory of the
+   * pending queue and the latency of one commit. Default 1024.
+   */
+  readonly maxCommandsPerBatch?: number;
+}
+
+interface Pending<C, R> {
+  readonly command: C;
+  readonly resolve: (r: R) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+/** Counters for metrics and tests. */
+export interface BatchWriterStats {
+  /** Transactions committed. */
+  readonly batches: number;
+  /** Commands applied successfully. */
+  readonly commands: number;
+  /** Commands that failed (their own promise rejected). */
+  readonly failedCommands: number;
+}
+
+/** Group-commit writer over one SQLite connection. See the module docs. */
+export class BatchWriter<C, R> {
+  readonly #opts: BatchWriterOptions<C, R>;
+  readonly #maxCommands: number;
+  #pending: Pending<C, R>[] = [];
+  #timer: ReturnType<typeof setImmediate> | null = null;
+  #closed = false;
+  #flushing = false;
+  #batches = 0;
+  #commands = 0;
+  #failed = 0;
+  readonly #begin: StatementSync;
+  readonly #commit: StatementSync;
+  readonly #rollback: StatementSync;
+  readonly #savepoint: StatementSync;
+  readonly #release: StatementSync;
+  readonly #rollbackTo: StatementSync;
+
+  constructor(options: BatchWriterOptions<C, R>) {
+    const max = options.maxCommandsPerBatch ?? 1024;
+    if (!Number.isInteger(max) || max < 1) {
+      throw new RangeError(`maxCommandsPerBatch must be a positive integer, got ${max}`);
+    }
+    this.#opts = options;
+    this.#maxCommands = max;
+    const db = options.opened.db;
+    this.#begin = db.prepare("BEGIN IMMEDIATE");
+    this.#commit = db.prepare("COMMIT");
+    this.#rollback = db.prepare("ROLLBACK");
+    this.#savepoint = db.prepare("SAVEPOINT cmd");
+    this.#release = db.prepare("RELEASE cmd");
+    this.#rollbackTo = db.prepare("ROLLBACK TO cmd");
+  }
+
+  /** Queues `command` for the current turn's transaction; resolves with its result once committed. */
+  submit(command: C): Promise<R> {
+    if (this.#closed) return Promise.reject(new StoreClosedError(this.#opts.name));
+    return new Promise<R>((resolve, reject) => {
+      this.#pending.push({ command, resolve, reject });
+      if (this.#pending.length >= this.#maxCommands && !this.#flushing) {
+        this.flush();
+      } else if (this.#timer === null) {
+        this.#timer = setImmediate(() => {
+          this.#timer = null;
+          this.flush();
+        });
+      }
+    });
+  }
+
+  /** Commands waiting for the next flush. */
+  get pendingCount(): number {
+    return this.#pending.length;
+  }
+
+  /** Counters since construction. */
+  stats(): BatchWriterStats {
+    return { batches: this.#batches, commands: this.#commands, failedCommands: this.#failed };
+  }
+
+  /** Applies and commits everything pending now (synchronously). */
+  flush(): void {
+    if (this.#flushing) return;
+    this.#flushing = true;
+    try {
+      while (this.#pending.length > 0) {
+        const batch = this.#pending.splice(0, this.#maxCommands);
+        this.#flushBatch(batch);
+      }
+    } finally {
+      this.#flushing = false;
+    }
+  }
+
+  #flushBatch(batch: Pending<C, R>[]): void {
+    const { apply, afterCommit, afterRollback, opened } = this.#opts;
+    const single = batch.length === 1;
+    const outcomes: ({ ok: true; result: R } | { ok: false; error: unknown })[] = [];
+    let anyFailed = false;
+    try {
+      withCorruptionCheck(opened.path, () => {
+        this.#begin.run();
+        try {
+          for (const p of batch) {
+            if (single) {
+              // One command: its failure simply rolls back the whole transaction below.
+              outcomes.push({ ok: true, result: apply(p.command) });
+              continue;
+            }
+            this.#savepoint.run();
+            try {
+              const result = apply(p.command);
+              this.#release.run();
+              outcomes.push({ ok: true, result });
+            } catch (error) {
+              this.#rollbackTo.run();
+              this.#release.run();
+              outcomes.push({ ok: false, error });
+              anyFailed = true;
+            }
+          }
+          this.#commit.run();
+        } catch (err) {
+          try {
+            this.#rollback.run();
+          } catch {
+            // The transaction may already be gone (e.g. SQLite rolled back on its own).
+          }
+          throw err;
+        }
+      });
+    } catch (error) {
+      afterRollback?.();
+      this.#failed += batch.length;
+      for (const p of batch) p.reject(error);
+      return;
+    }
+    if (anyFailed) afterRollback?.();
+    this.#batches++;
+    const applied: AppliedCommand<C, R>[] = [];
+    for (let i = 0; i < batch.length; i++) {
+      const o = outcomes[i];
+      if (o.ok) applied.push({ command: batch[i].command, result: o.result });
+    }
+    let afterError: unknown = null;
+    try {
+      afterCommit?.(applied);
+    } catch (err) {
+      afterError = err;
+    }
+    for (let i = 0; i < batch.length; i++) {
+      const o = outcomes[i];
+      if (afterError !== null) batch[i].reject(afterError);
+      else if (o.ok) {
+        this.#commands++;
+        batch[i].resolve(o.result);
+      } else {
+        this.#failed++;
+        batch[i].reject(o.error);
+      }
+    }
+  }
+
+  /** Flushes what is pending, then refuses further commands. Does not close the database. */
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    if (this.#timer !== null) {
+      clearImmediate(this.#timer);
+      this.#timer = null;
+    }
+    this.flush();
+    this.#closed = true;
+    return Promise.resolve();
+  }
+}

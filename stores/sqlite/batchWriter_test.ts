@@ -1,0 +1,91 @@
+import { deepStrictEqual, rejects, strictEqual } from "node:assert/strict";
+import { BatchWriter } from "./batchWriter.ts";
+import { openDatabase, StoreClosedError } from "./database.ts";
+
+type Cmd = { op: "put"; k: string; v: number } | { op: "fail"; k: string };
+
+function setup(maxCommandsPerBatch?: number) {
+  const opened = openDatabase(":memory:");
+  opened.db.exec("CREATE TABLE kv (k TEXT PRIMARY KEY, v INTEGER)");
+  const put = opened.db.prepare("INSERT OR REPLACE INTO kv VALUES (?, ?)");
+  let rollbacks = 0;
+  const committed: Cmd[] = [];
+  const writer = new BatchWriter<Cmd, number>({
+    name: "test",
+    opened,
+    maxCommandsPerBatch,
+    apply: (c) => {
+      if (c.op === "put") {
+        put.run(c.k, c.v);
+        return c.v * 2;
+      }
+      put.run(c.k, -1); // written, then rolled back by the savepoint
+      throw new Error(`command fails for key ${c.k}`);
+    },
+    afterCommit: (applied) => committed.push(...applied.map((a) => a.command)),
+    afterRollback: () => rollbacks++,
+  });
+  const rows = () =>
+    opened.db.prepare("SELECT k, v FROM kv ORDER BY k").all().map((r) => [r.k, r.v]);
+  return { opened, writer, rows, committed, rollbacks: () => rollbacks };
+}
+
+Deno.test("BatchWriter: commands of one turn share one transaction, results in order", async () => {
+  const { opened, writer, rows, committed } = setup();
+  const results = await Promise.all(
+    [1, 2, 3].map((v) => writer.submit({ op: "put", k: `k${v}`, v })),
+  );
+  deepStrictEqual(results, [2, 4, 6]);
+  strictEqual(writer.stats().batches, 1);
+  strictEqual(committed.length, 3);
+  deepStrictEqual(rows(), [["k1", 1], ["k2", 2], ["k3", 3]]);
+  await writer.close();
+  opened.db.close();
+});
+
+Deno.test("BatchWriter: a failing command rejects only its own promise and leaves no trace", async () => {
+  const { opened, writer, rows, rollbacks } = setup();
+  const a = writer.submit({ op: "put", k: "a", v: 1 });
+  const b = writer.submit({ op: "fail", k: "b" });
+  const c = writer.submit({ op: "put", k: "c", v: 3 });
+  strictEqual(await a, 2);
+  await rejects(b, /command fails for key b/);
+  strictEqual(await c, 6);
+  deepStrictEqual(rows(), [["a", 1], ["c", 3]]);
+  strictEqual(rollbacks(), 1);
+  strictEqual(writer.stats().failedCommands, 1);
+  await writer.close();
+  opened.db.close();
+});
+
+Deno.test("BatchWriter: a single failing command rolls back its transaction", async () => {
+  const { opened, writer, rows } = setup();
+  await rejects(writer.submit({ op: "fail", k: "x" }), /key x/);
+  deepStrictEqual(rows(), []);
+  strictEqual(await writer.submit({ op: "put", k: "y", v: 1 }), 2);
+  await writer.close();
+  opened.db.close();
+});
+
+Deno.test("BatchWriter: a full batch is flushed early; later turns get new transactions", async () => {
+  const { opened, writer, rows } = setup(2);
+  const ps = [1, 2, 3, 4, 5].map((v) => writer.submit({ op: "put", k: `k${v}`, v }));
+  strictEqual(writer.pendingCount, 1); // 2 + 2 flushed synchronously
+  await Promise.all(ps);
+  strictEqual(writer.stats().batches, 3);
+  await writer.submit({ op: "put", k: "z", v: 0 });
+  strictEqual(writer.stats().batches, 4);
+  strictEqual(rows().length, 6);
+  await writer.close();
+  opened.db.close();
+});
+
+Deno.test("BatchWriter: close flushes pending commands, then rejects new ones", async () => {
+  const { opened, writer, rows } = setup();
+  const p = writer.submit({ op: "put", k: "a", v: 1 });
+  await writer.close();
+  strictEqual(await p, 2);
+  deepStrictEqual(rows(), [["a", 1]]);
+  await rejects(writer.submit({ op: "put", k: "b", v: 1 }), StoreClosedError);
+  opened.db.close();
+});
