@@ -1,11 +1,452 @@
 /**
- * Listener implementation (placeholder until the network layer lands).
+ * Listeners: TCP (node:net), TLS (node:tls), WebSocket (node:http + ws) and
+ * secure WebSocket (node:https + ws).
+ *
+ * Every accepted TCP socket first passes admission (maxConnections,
+ * maxConnectsPerSecond; excess sockets are destroyed at once, counted and
+ * logged rate-limited as `conn.rejected`). Its connect deadline starts at
+ * accept, so it also bounds a TLS handshake or a WebSocket upgrade that never
+ * completes; one shared interval per listener sweeps the deadlines.
+ *
+ * WebSocket: only `config.path` (default "/mqtt") upgrades, other paths get
+ * 404; the subprotocol "mqtt" (or the legacy "mqttv3.1") is selected, a client
+ * offering only other subprotocols gets 400, a client offering none is
+ * accepted. Binary messages are fed to the same frame guard as TCP (one
+ * message may hold several or partial MQTT packets); a text message closes
+ * the connection (MQTT 6.0.0-1).
  *
  * @module
  */
-import type { StartListener } from "./types.ts";
 
-/** Starts one listener; see {@link StartListener}. */
-export const startListener: StartListener = (kind) => {
-  return Promise.reject(new Error(`listener kind ${kind} is not implemented yet`));
+import net from "node:net";
+import tls from "node:tls";
+import http from "node:http";
+import https from "node:https";
+import type { Duplex } from "node:stream";
+import type { Buffer } from "node:buffer";
+import { WebSocketServer } from "ws";
+import type { RawData, WebSocket } from "ws";
+import type { Logger } from "../../log/jsonLog.ts";
+import { AdmissionControl, DeadlineQueue } from "./admission.ts";
+import { type ByteChannel, Connection, type ConnectionOwner } from "./connection.ts";
+import { clientCertificateOf, loadServerTlsOptions } from "./tlsFiles.ts";
+import type {
+  ClientCertificateInfo,
+  ConnectionHandler,
+  ListenerConfig,
+  ListenerKind,
+  RunningListener,
+  StartListener,
+  TransportLimits,
+} from "./types.ts";
+
+/**
+ * After end(), how long the peer may take to close before the connection is
+ * destroyed (a peer that never reads or never closes cannot pin the socket).
+ */
+export const END_LINGER_MS = 5000;
+
+/** Default WebSocket path. */
+export const DEFAULT_WS_PATH = "/mqtt";
+
+/** WebSocket subprotocols we speak, preferred first. */
+const WS_SUBPROTOCOLS = ["mqtt", "mqttv3.1"];
+
+/** Starts one listener and resolves once it is bound; see {@link StartListener}. */
+export const startListener: StartListener = async (kind, config, limits, handler, log) => {
+  validateListenerConfig(kind, config);
+  validateLimits(limits);
+  const core = new ListenerCore(kind, limits, handler, log.with({ listener: kind }));
+  switch (kind) {
+    case "tcp": {
+      const server = net.createServer();
+      server.on("connection", (socket: net.Socket) => {
+        if (!core.admit(socket)) return;
+        core.attachSocket(socket, socket, null);
+      });
+      return await core.listen(server, config, () => {});
+    }
+    case "tls": {
+      const options = await loadServerTlsOptions(config);
+      const server = tls.createServer(options);
+      server.on("connection", (socket: net.Socket) => core.admit(socket));
+      server.on("secureConnection", (socket: tls.TLSSocket) => {
+        core.attachSocket(rawSocketOf(socket), socket, clientCertificateOf(socket));
+      });
+      server.on("tlsClientError", (error: Error, socket: tls.TLSSocket) => {
+        core.log.debug("conn.tls-error", { remoteAddress: socket.remoteAddress, error });
+      });
+      return await core.listen(server, config, () => {});
+    }
+    case "ws":
+    case "wss": {
+      const path = config.path ?? DEFAULT_WS_PATH;
+      const server = kind === "ws"
+        ? http.createServer()
+        : https.createServer(await loadServerTlsOptions(config));
+      const wss = new WebSocketServer({
+        noServer: true,
+        // One message may carry several packets; beyond this ws closes with 1009.
+        maxPayload: 2 * limits.maxPacketBytes,
+        perMessageDeflate: false,
+        handleProtocols: (offered: Set<string>) => {
+          for (const p of WS_SUBPROTOCOLS) if (offered.has(p)) return p;
+          return false;
+        },
+      });
+      server.on("connection", (socket: net.Socket) => core.admit(socket));
+      if (server instanceof https.Server) {
+        server.on("tlsClientError", (error: Error, socket: tls.TLSSocket) => {
+          core.log.debug("conn.tls-error", { remoteAddress: socket.remoteAddress, error });
+        });
+      }
+      server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
+        const status = pathOf(req.url) === path ? 426 : 404;
+        res.writeHead(status, { "content-type": "text/plain", connection: "close" });
+        res.end(status === 426 ? "use a WebSocket with subprotocol mqtt\n" : "not found\n");
+      });
+      server.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+        if (pathOf(req.url) !== path) {
+          rejectUpgrade(socket, 404, "Not Found");
+          return;
+        }
+        const offered = req.headers["sec-websocket-protocol"];
+        if (offered !== undefined && !offersMqtt(offered)) {
+          rejectUpgrade(socket, 400, "Bad Request");
+          return;
+        }
+        wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+          const netSocket = req.socket;
+          const cert = netSocket instanceof tls.TLSSocket ? clientCertificateOf(netSocket) : null;
+          core.attachWebSocket(rawSocketOf(netSocket), ws, netSocket, cert);
+        });
+      });
+      return await core.listen(server, config, () => wss.close());
+    }
+  }
 };
+
+/** Shared per-listener state: admission, deadlines, open sockets and connections. */
+class ListenerCore implements ConnectionOwner {
+  readonly kind: ListenerKind;
+  readonly log: Logger;
+  readonly #limits: TransportLimits;
+  readonly #handler: ConnectionHandler;
+  readonly #admission: AdmissionControl;
+  /** Keyed by the raw TCP socket; from accept until markConnected(). */
+  readonly #connectDeadlines: DeadlineQueue<object>;
+  readonly #endDeadlines: DeadlineQueue<Connection>;
+  readonly #rawSockets = new Set<net.Socket>();
+  readonly #connections = new Set<Connection>();
+  readonly #rawKeyOf = new WeakMap<Connection, object>();
+  #closing = false;
+
+  constructor(
+    kind: ListenerKind,
+    limits: TransportLimits,
+    handler: ConnectionHandler,
+    log: Logger,
+  ) {
+    this.kind = kind;
+    this.log = log;
+    this.#limits = limits;
+    this.#handler = handler;
+    this.#admission = new AdmissionControl(kind, limits, log);
+    this.#connectDeadlines = new DeadlineQueue(limits.connectTimeoutMs, Date.now);
+    this.#endDeadlines = new DeadlineQueue(END_LINGER_MS, Date.now);
+  }
+
+  /** Admission for a freshly accepted TCP socket; destroys it when refused. */
+  admit(socket: net.Socket): boolean {
+    const now = Date.now();
+    const remoteAddress = socket.remoteAddress ?? "";
+    if (this.#closing) {
+      this.#admission.reject("listener-closing", remoteAddress, now);
+      socket.destroy();
+      return false;
+    }
+    if (this.#admission.tryAdmit(remoteAddress, now) !== null) {
+      socket.destroy();
+      return false;
+    }
+    this.#rawSockets.add(socket);
+    socket.on("error", (error: Error) => {
+      this.log.debug("conn.socket-error", { remoteAddress, error });
+    });
+    socket.once("close", () => {
+      this.#rawSockets.delete(socket);
+      this.#connectDeadlines.delete(socket);
+      this.#admission.release();
+    });
+    this.#connectDeadlines.add(socket, now, () => {
+      this.log.debug("conn.handshake-timeout", { remoteAddress });
+      socket.destroy();
+    });
+    return true;
+  }
+
+  /** A TCP or TLS socket ready for MQTT. */
+  attachSocket(raw: object, socket: net.Socket, cert: ClientCertificateInfo | null): void {
+    socket.setNoDelay(true);
+    const channel = new SocketChannel(socket);
+    const conn = this.#createConnection(raw, channel, socket, cert);
+    if (conn === null) return;
+    socket.on("data", (chunk: Uint8Array) => conn.receive(chunk));
+    socket.on("drain", () => conn.channelDrained());
+    if (socket !== raw) {
+      socket.on("error", (error: Error) => {
+        this.log.debug("conn.socket-error", { connId: conn.id, error });
+      });
+    }
+    socket.once("close", () => conn.channelClosed());
+    this.#startConnection(conn);
+  }
+
+  /** An upgraded WebSocket ready for MQTT. */
+  attachWebSocket(
+    raw: object,
+    ws: WebSocket,
+    socket: net.Socket,
+    cert: ClientCertificateInfo | null,
+  ): void {
+    const conn = this.#createConnection(raw, new WebSocketChannel(ws), socket, cert);
+    if (conn === null) {
+      ws.terminate();
+      return;
+    }
+    ws.on("message", (data: RawData, isBinary: boolean) => {
+      if (!isBinary) {
+        this.log.debug("conn.ws-text-frame", { connId: conn.id });
+        conn.destroy();
+        return;
+      }
+      conn.receive(rawDataBytes(data));
+    });
+    ws.on("error", (error: Error) => {
+      this.log.debug("conn.socket-error", { connId: conn.id, error });
+    });
+    ws.once("close", () => conn.channelClosed());
+    this.#startConnection(conn);
+  }
+
+  #createConnection(
+    raw: object,
+    channel: ByteChannel,
+    socket: net.Socket,
+    cert: ClientCertificateInfo | null,
+  ): Connection | null {
+    if (this.#closing || socket.destroyed) {
+      socket.destroy();
+      return null;
+    }
+    const conn = new Connection(
+      {
+        listener: this.kind,
+        remoteAddress: socket.remoteAddress ?? "",
+        remotePort: socket.remotePort ?? 0,
+        clientCertificate: cert,
+        nowMs: Date.now(),
+      },
+      channel,
+      this.#limits,
+      this,
+      this.log,
+    );
+    this.#rawKeyOf.set(conn, raw);
+    this.#connections.add(conn);
+    return conn;
+  }
+
+  #startConnection(conn: Connection): void {
+    const raw = this.#rawKeyOf.get(conn) as object;
+    this.#connectDeadlines.retarget(raw, () => conn.connectTimedOut());
+    try {
+      conn.attach(this.#handler(conn));
+    } catch (error) {
+      this.log.error("conn.handler-error", { connId: conn.id, event: "handler", error });
+      conn.destroy();
+    }
+  }
+
+  connected(conn: Connection): void {
+    const raw = this.#rawKeyOf.get(conn);
+    if (raw !== undefined) this.#connectDeadlines.delete(raw);
+  }
+
+  ending(conn: Connection): void {
+    this.#endDeadlines.add(conn, Date.now(), () => conn.destroy());
+  }
+
+  closed(conn: Connection): void {
+    this.#connections.delete(conn);
+    this.#endDeadlines.delete(conn);
+    this.connected(conn);
+  }
+
+  /** Binds the server and returns the running listener. */
+  listen(
+    server: net.Server,
+    config: ListenerConfig,
+    beforeClose: () => void,
+  ): Promise<RunningListener> {
+    return new Promise((resolve, reject) => {
+      const onStartError = (error: Error): void => {
+        reject(
+          new Error(
+            `cannot start ${this.kind} listener on ${config.host}:${config.port}: ${error.message}`,
+          ),
+        );
+      };
+      server.once("error", onStartError);
+      server.listen({ host: config.host, port: config.port }, () => {
+        server.off("error", onStartError);
+        server.on("error", (error: Error) => this.log.error("listener.error", { error }));
+        const address = server.address();
+        const port = address !== null && typeof address === "object" ? address.port : config.port;
+        let closed: Promise<void> | null = null;
+        resolve({
+          kind: this.kind,
+          host: config.host,
+          port,
+          close: () => {
+            closed ??= this.#close(server, beforeClose);
+            return closed;
+          },
+        });
+      });
+    });
+  }
+
+  #close(server: net.Server, beforeClose: () => void): Promise<void> {
+    this.#closing = true;
+    return new Promise((resolve) => {
+      server.close(() => resolve());
+      beforeClose();
+      for (const conn of [...this.#connections]) conn.destroy();
+      for (const socket of [...this.#rawSockets]) socket.destroy();
+      this.#connectDeadlines.clear();
+      this.#endDeadlines.clear();
+    });
+  }
+}
+
+/** {@link ByteChannel} over a node:net or node:tls socket. */
+class SocketChannel implements ByteChannel {
+  readonly #socket: net.Socket;
+  constructor(socket: net.Socket) {
+    this.#socket = socket;
+  }
+  send(bytes: Uint8Array, onWritten?: () => void): void {
+    if (onWritten === undefined) this.#socket.write(bytes);
+    else this.#socket.write(bytes, () => onWritten());
+  }
+  get pendingBytes(): number {
+    return this.#socket.writableLength;
+  }
+  pauseReading(): void {
+    this.#socket.pause();
+  }
+  resumeReading(): void {
+    this.#socket.resume();
+  }
+  end(): void {
+    this.#socket.end();
+  }
+  destroy(): void {
+    this.#socket.destroy();
+  }
+}
+
+/** {@link ByteChannel} over a ws WebSocket (one binary message per flush). */
+class WebSocketChannel implements ByteChannel {
+  readonly #ws: WebSocket;
+  constructor(ws: WebSocket) {
+    this.#ws = ws;
+  }
+  send(bytes: Uint8Array, onWritten?: () => void): void {
+    if (this.#ws.readyState !== this.#ws.OPEN) return;
+    this.#ws.send(bytes, { binary: true }, onWritten === undefined ? undefined : () => onWritten());
+  }
+  get pendingBytes(): number {
+    return this.#ws.bufferedAmount;
+  }
+  pauseReading(): void {
+    this.#ws.pause();
+  }
+  resumeReading(): void {
+    this.#ws.resume();
+  }
+  end(): void {
+    this.#ws.close(1000);
+  }
+  destroy(): void {
+    this.#ws.terminate();
+  }
+}
+
+/** The TCP socket under a TLS socket (node and Deno keep it as `_parent`). */
+function rawSocketOf(socket: net.Socket): object {
+  const parent: unknown = (socket as unknown as { _parent?: unknown })._parent;
+  return typeof parent === "object" && parent !== null ? parent : socket;
+}
+
+function rawDataBytes(data: RawData): Uint8Array {
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (Array.isArray(data)) {
+    const total = data.reduce((sum, part) => sum + part.length, 0);
+    const out = new Uint8Array(total);
+    let off = 0;
+    for (const part of data) {
+      out.set(part, off);
+      off += part.length;
+    }
+    return out;
+  }
+  return data;
+}
+
+function pathOf(url: string | undefined): string {
+  if (url === undefined) return "";
+  const q = url.indexOf("?");
+  return q < 0 ? url : url.slice(0, q);
+}
+
+function offersMqtt(header: string): boolean {
+  return header.split(",").some((p) => WS_SUBPROTOCOLS.includes(p.trim()));
+}
+
+function rejectUpgrade(socket: Duplex, status: number, text: string): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+/** Throws a clear error for an unusable listener configuration. */
+export function validateListenerConfig(kind: ListenerKind, config: ListenerConfig): void {
+  if (!config.enable) throw new Error(`${kind} listener is disabled (enable: false)`);
+  if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) {
+    throw new Error(`${kind} listener port must be an integer 0..65535, got ${config.port}`);
+  }
+  if (typeof config.host !== "string" || config.host === "") {
+    throw new Error(`${kind} listener host must be a non-empty string, got ${String(config.host)}`);
+  }
+  if (config.path !== undefined && !config.path.startsWith("/")) {
+    throw new Error(`${kind} listener path must start with "/", got ${config.path}`);
+  }
+}
+
+/** Throws a clear error for a limit that is not a positive finite integer. */
+export function validateLimits(limits: TransportLimits): void {
+  for (const [name, value] of Object.entries(limits)) {
+    if (!Number.isInteger(value) || value <= 0) {
+      throw new Error(`transport limit ${name} must be a positive integer, got ${value}`);
+    }
+  }
+  if (limits.maxPacketBytes < 2) {
+    throw new Error(`transport limit maxPacketBytes must be >= 2, got ${limits.maxPacketBytes}`);
+  }
+  if (limits.writeHighWaterMarkBytes > limits.maxWriteBufferBytes) {
+    throw new Error(
+      `writeHighWaterMarkBytes (${limits.writeHighWaterMarkBytes}) must not exceed ` +
+        `maxWriteBufferBytes (${limits.maxWriteBufferBytes})`,
+    );
+  }
+}
