@@ -1,0 +1,237 @@
+/**
+ * One edgemq node, wired together from a validated configuration: stores,
+ * authentication, the MQTT broker core, its listeners, cluster membership
+ * (when `clusterConfig` is present) and the admin API.
+ *
+ * @module
+ */
+import type { EdgemqConfig } from "./config/mod.ts";
+import type { Logger } from "./log/jsonLog.ts";
+import { type ListenerConfig, type ListenerKind, type RunningListener, startListener } from "./mqtt/transport/mod.ts";
+import { createAcl, createAnonymousAuthenticator, createPasswordFileAuthenticator } from "./mqtt/auth/mod.ts";
+import type { AuthRequest, AuthResult, Authenticator } from "./mqtt/auth/mod.ts";
+import { createMqttBroker, defaultMqttBrokerOptions, type MqttBroker, type MqttBrokerOptions } from "./mqtt/mod.ts";
+import { defaultLocalStoresConfig, type LocalStores, openLocalStores } from "./stores/mod.ts";
+import { type ClusterNode, startClusterNode } from "./cluster/mod.ts";
+import { type AdminApi, startAdminApi } from "./api/adminApi.ts";
+
+/** A running node. */
+export interface EdgemqNode {
+  /** This node's id: its cluster endpoint in a cluster, else a stable id kept in the data dir. */
+  readonly nodeId: string;
+  readonly listeners: readonly RunningListener[];
+  readonly broker: MqttBroker;
+  readonly cluster: ClusterNode | null;
+  /** Graceful shutdown: stop accepting, tell clients, flush stores, leave the cluster. */
+  close(): Promise<void>;
+}
+
+async function stableLocalNodeId(dataDir: string): Promise<string> {
+  const path = `${dataDir}/node-id`;
+  try {
+    const id = (await Deno.readTextFile(path)).trim();
+    if (/^[A-Za-z0-9._:-]{1,128}$/.test(id)) return id;
+    throw new Error(`${path} holds an invalid node id ${JSON.stringify(id)}`);
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+  const id = `node-${crypto.randomUUID()}`;
+  await Deno.writeTextFile(path, id + "\n");
+  return id;
+}
+
+/**
+ * Authentication as configured: a password file, anonymous clients, or both.
+ * Anonymous means "no user name in CONNECT"; with no password file a client
+ * that does send a user name is accepted into the default tenant.
+ */
+async function buildAuthenticator(config: EdgemqConfig): Promise<Authenticator> {
+  const m = config.mqttServiceConfig;
+  const allowAnonymous = m.allowAnonymous ?? (m.passwordFile === null);
+  const anonymous = createAnonymousAuthenticator();
+  if (m.passwordFile === null) {
+    return allowAnonymous ? anonymous : {
+      authenticate: () => Promise.resolve<AuthResult>({ ok: false, reason: "not-authorized" }),
+    };
+  }
+  const file = await createPasswordFileAuthenticator(m.passwordFile);
+  return {
+    authenticate(req: AuthRequest): Promise<AuthResult> {
+      if (req.username === null) {
+        return allowAnonymous
+          ? anonymous.authenticate(req)
+          : Promise.resolve({ ok: false, reason: "not-authorized" });
+      }
+      return file.authenticate(req);
+    },
+  };
+}
+
+function brokerOptions(config: EdgemqConfig): MqttBrokerOptions {
+  const m = config.mqttServiceConfig;
+  const l = m.limits;
+  return {
+    ...defaultMqttBrokerOptions(),
+    maxPacketBytes: l.maxPacketBytes,
+    receiveMaximum: l.receiveMaximum,
+    maxInflightOutbound: l.maxInflightOutbound,
+    maxQueuedMessagesPerSession: l.maxQueuedMessagesPerSession,
+    queueOverflowPolicy: l.queueOverflowPolicy,
+    maxTopicBytes: l.maxTopicBytes,
+    maxTopicLevels: l.maxTopicLevels,
+    maxSubscriptionsPerSession: l.maxSubscriptionsPerSession,
+    maxFiltersPerSubscribe: l.maxFiltersPerSubscribe,
+    maxClientIdBytes: l.maxClientIdBytes,
+    maxKeepAliveSeconds: m.maxKeepAliveSeconds,
+    maxSessionExpirySeconds: l.maxSessionExpirySeconds,
+    topicAliasMaximum: l.topicAliasMaximum,
+  };
+}
+
+const LISTENERS: readonly [ListenerKind, "tcpListener" | "tlsListener" | "wsListener" | "wssListener"][] = [
+  ["tcp", "tcpListener"],
+  ["tls", "tlsListener"],
+  ["ws", "wsListener"],
+  ["wss", "wssListener"],
+];
+
+function listenerConfig(config: EdgemqConfig, key: typeof LISTENERS[number][1]): ListenerConfig {
+  const raw = config.mqttServiceConfig[key];
+  const out: ListenerConfig = { enable: raw.enable, host: raw.host, port: raw.port };
+  if ("path" in raw) out.path = raw.path;
+  if ("certFile" in raw) {
+    if (raw.certFile !== null) out.certFile = raw.certFile;
+    if (raw.keyFile !== null) out.keyFile = raw.keyFile;
+    if (raw.caFile !== null) out.caFile = raw.caFile;
+    out.requireClientCert = raw.requireClientCert;
+  }
+  return out;
+}
+
+/** Starts a node. Rejects (after undoing what it started) if any part fails. */
+export async function startNode(config: EdgemqConfig, log: Logger): Promise<EdgemqNode> {
+  const cleanups: (() => Promise<void>)[] = [];
+  const undo = async () => {
+    for (const c of cleanups.reverse()) {
+      try {
+        await c();
+      } catch (err) {
+        log.warn("node.cleanup_failed", { error: err });
+      }
+    }
+  };
+  try {
+    const dataDir = config.stateStoreConfig.dataDir;
+    await Deno.mkdir(dataDir, { recursive: true });
+    const nodeId = config.clusterConfig !== null
+      ? `${config.clusterConfig.host}:${config.clusterConfig.port}`
+      : await stableLocalNodeId(dataDir);
+    const nodeLog = log;
+
+    const l = config.mqttServiceConfig.limits;
+    const stores: LocalStores = await openLocalStores(dataDir, {
+      ...defaultLocalStoresConfig(),
+      inbox: {
+        ...defaultLocalStoresConfig().inbox,
+        maxQueuedMessages: l.maxQueuedMessagesPerSession,
+        overflowPolicy: l.queueOverflowPolicy,
+        maxSubscriptions: l.maxSubscriptionsPerSession,
+      },
+      retain: { ...defaultLocalStoresConfig().retain, maxRetainedPerTenant: l.maxRetainedMessagesPerTenant },
+    });
+    cleanups.push(() => stores.close());
+    const removed = await stores.dist.removeTransientRoutesOfNode(nodeId);
+    if (removed > 0) nodeLog.info("dist.transient_routes_removed", { nodeId, count: removed });
+
+    const authenticator = await buildAuthenticator(config);
+    const acl = createAcl(config.mqttServiceConfig.acl, config.mqttServiceConfig.aclDefault);
+    const broker = createMqttBroker(brokerOptions(config), {
+      nodeId,
+      dist: stores.dist,
+      inbox: stores.inbox,
+      retain: stores.retain,
+      sessions: stores.sessions,
+      authenticator,
+      acl,
+      log: nodeLog,
+    });
+    broker.start();
+    cleanups.push(() => broker.close());
+
+    const listeners: RunningListener[] = [];
+    const limits = {
+      maxPacketBytes: l.maxPacketBytes,
+      connectTimeoutMs: l.connectTimeoutMs,
+      maxConnections: l.maxConnections,
+      maxConnectsPerSecond: l.maxConnectsPerSecond,
+      writeHighWaterMarkBytes: l.writeHighWaterMarkBytes,
+      maxWriteBufferBytes: l.maxWriteBufferBytes,
+    };
+    for (const [kind, key] of LISTENERS) {
+      const lc = listenerConfig(config, key);
+      if (!lc.enable) continue;
+      const running = await startListener(kind, lc, limits, broker.handler, nodeLog);
+      listeners.push(running);
+      cleanups.push(() => running.close());
+      nodeLog.info("listener.started", { listener: kind, host: running.host, port: running.port });
+    }
+
+    let cluster: ClusterNode | null = null;
+    if (config.clusterConfig !== null) {
+      const c = config.clusterConfig;
+      cluster = await startClusterNode({
+        env: c.env,
+        host: c.host,
+        port: c.port,
+        seedEndpoints: c.seedEndpoints,
+        secret: c.secret,
+        metadata: {
+          mqtt: listeners.map((r) => `${r.kind}://${r.host}:${r.port}`),
+          stores: ["dist", "inbox", "retain"],
+        },
+      }, nodeLog);
+      const joined = cluster;
+      cleanups.push(async () => {
+        await joined.leave();
+        joined.close();
+      });
+    }
+
+    let api: AdminApi | null = null;
+    if (config.apiServerConfig.enable) {
+      api = await startAdminApi(config.apiServerConfig, { nodeId, broker, cluster }, nodeLog);
+      const running = api;
+      cleanups.push(() => running.close());
+      nodeLog.info("api.started", { host: api.host, port: api.port });
+    }
+
+    nodeLog.info("node.ready", {
+      nodeId,
+      dataDir,
+      listeners: listeners.map((r) => ({ listener: r.kind, host: r.host, port: r.port })),
+    });
+    // Shutdown order: stop the API and leave the cluster, tell every client
+    // and flush sessions (broker), release the ports, then close the stores.
+    const shutdown = async () => {
+      if (api !== null) await api.close();
+      if (cluster !== null) {
+        await cluster.leave();
+        cluster.close();
+      }
+      await broker.close();
+      await Promise.all(listeners.map((r) => r.close()));
+      await stores.close();
+    };
+    let closed: Promise<void> | null = null;
+    return {
+      nodeId,
+      listeners,
+      broker,
+      cluster,
+      close: () => closed ??= shutdown(),
+    };
+  } catch (err) {
+    await undo();
+    throw err;
+  }
+}
