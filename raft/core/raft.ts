@@ -935,9 +935,10 @@ export class Raft {
       this.becomeFollower(this.term + 1, null);
       return false;
     }
+    // A snapshot whose configuration lacks us is still installed: a replica
+    // added after the snapshot was taken learns of its membership from the log
+    // that follows (it stays unpromotable until then).
     const cs = md.confState;
-    const found = [cs.voters, cs.learners, cs.votersOutgoing].some((l) => l.includes(this.id));
-    if (!found) return false;
     if (this.raftLog.matchTerm(md.index, md.term)) {
       // We already have the entries: fast-forward the commit index only.
       this.raftLog.commitTo(md.index);

@@ -6,10 +6,9 @@
  * `hasReady()`, take `ready()`, persist → send → apply, then `advance(rd)`.
  * Only one Ready may be outstanding at a time.
  *
- * Bootstrapping a new group: store an initial snapshot at index 0 (term 0)
- * whose ConfState lists the initial voters on every initial replica. A replica
- * added later starts with an empty configuration and is caught up by the
- * leader (log or snapshot).
+ * Bootstrapping a new group: every initial replica stores
+ * `bootstrapSnapshot(confState)` (index 1, term 1) first. A replica added
+ * later starts empty and is caught up by the leader (snapshot, then log).
  *
  * Applying a committed entry of type ConfChange: decode it with
  * `decodeConfChange(entry.data)` and call `applyConfChange(cc)`.

@@ -15,6 +15,7 @@ import { type ConfState, type Entry, EntryType, type ReplicaId } from "../storag
 import { MemoryLogStore } from "../storage/memoryLogStore.ts";
 import { defaultRaftConfig, type RaftConfig, seededRandom } from "../core/config.ts";
 import { decodeConfChange } from "../core/confChangeCodec.ts";
+import { bootstrapSnapshot } from "../core/bootstrap.ts";
 import { RawNode } from "../core/rawNode.ts";
 import type { ConfChange, Message, Ready } from "../core/types.ts";
 
@@ -157,10 +158,7 @@ export class Harness {
         autoLeave: false,
       };
       if (voters.length > 0) {
-        store.write([{
-          groupId: GROUP,
-          snapshot: { metadata: { index: 0, term: 0, confState }, data: enc.encode("[]") },
-        }]);
+        store.write([{ groupId: GROUP, snapshot: bootstrapSnapshot(confState, enc.encode("[]")) }]);
       }
       const raw = new RawNode(this.#configFor(id, 0), store.group(GROUP));
       this.nodes.set(id, {
@@ -168,7 +166,7 @@ export class Harness {
         raw,
         store,
         applied: [],
-        appliedIndex: 0,
+        appliedIndex: voters.length > 0 ? 1 : 0,
         confState,
         reads: new Map(),
       });
