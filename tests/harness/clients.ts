@@ -32,6 +32,17 @@ export function brokerUrl(b: BrokerHandle, transport: Transport = "tcp"): string
 let idCounter = 0;
 
 const connacks = new WeakMap<MqttClient, IConnackPacket>();
+const earlyInboxes = new WeakMap<MqttClient, Inbox>();
+
+/**
+ * The inbox attached by {@link connectClient} before CONNECT was sent: it holds
+ * messages delivered right after CONNACK (a persistent session's queue).
+ */
+export function inboxOf(client: MqttClient): Inbox {
+  const i = earlyInboxes.get(client);
+  if (i === undefined) throw new Error("client was not connected with connectClient");
+  return i;
+}
 
 /** The CONNACK a client got from {@link connectClient}. */
 export function connackOf(client: MqttClient): IConnackPacket {
@@ -59,6 +70,7 @@ export async function connectClient(b: BrokerHandle, opts: ConnectOptions = {}):
     clientId: rest.clientId ?? uniqueId("c"),
     ...rest,
   });
+  earlyInboxes.set(client, new Inbox(client));
   try {
     await new Promise<void>((resolve, reject) => {
       const onConnect = (connack: IConnackPacket) => {
