@@ -1,0 +1,174 @@
+/**
+ * Shared machinery of the throughput scenarios: loss accounting by sequence
+ * number, and a timed closed-loop run (warm-up, measured phase, drain), bounded
+ * in time and in message count.
+ *
+ * @module
+ */
+import { setImmediate } from "node:timers";
+import { CpuMeter } from "./procstat.ts";
+import { sleep } from "./gen_client.ts";
+
+/**
+ * Tracks sequence numbers per publisher as seen by one receiver. A jump
+ * forward counts as a gap (loss), a step back as a duplicate/reorder.
+ */
+export class SeqTracker {
+  readonly #next: Float64Array;
+  /** Messages received (including duplicates). */
+  received = 0;
+  /** Sequence numbers skipped so far. */
+  gaps = 0;
+  /** Messages received with a sequence number already passed. */
+  duplicates = 0;
+  /** Messages with a publisher index this tracker does not know. */
+  foreign = 0;
+
+  /** @param publishers number of publishers (indices 0..publishers-1) */
+  constructor(publishers: number) {
+    this.#next = new Float64Array(publishers);
+  }
+
+  /** Record one received message. */
+  record(publisher: number, seq: number): void {
+    this.received++;
+    if (publisher < 0 || publisher >= this.#next.length) {
+      this.foreign++;
+      return;
+    }
+    const expected = this.#next[publisher];
+    if (seq === expected) {
+      this.#next[publisher] = expected + 1;
+    } else if (seq > expected) {
+      this.gaps += seq - expected;
+      this.#next[publisher] = seq + 1;
+    } else {
+      this.duplicates++;
+    }
+  }
+
+  /** Unique messages received in order so far (received minus duplicates/foreign). */
+  get unique(): number {
+    return this.received - this.duplicates - this.foreign;
+  }
+
+  /** Messages lost given how many each publisher sent: gaps plus the missing tail. */
+  lost(sentPerPublisher: readonly number[]): number {
+    let lost = this.gaps;
+    for (let p = 0; p < this.#next.length; p++) {
+      lost += Math.max(0, (sentPerPublisher[p] ?? 0) - this.#next[p]);
+    }
+    return lost;
+  }
+}
+
+/** Run-state shared between a scenario's pump and {@link timedRun}. */
+export interface RunControl {
+  /** Publishers may send while true. */
+  running: boolean;
+  /** True during the measured phase (latency samples are taken only then). */
+  measuring: boolean;
+}
+
+/** Inputs of {@link timedRun}. */
+export interface TimedRunOptions {
+  /** Shared state; `running` is set false at the end of the measured phase. */
+  readonly ctl: RunControl;
+  /** Measured phase length (ms). */
+  readonly durationMs: number;
+  /** Warm-up before measuring (ms). */
+  readonly warmupMs: number;
+  /** Broker PID for its CPU share. */
+  readonly brokerPid: number;
+  /** Sends what the closed loop allows; called on a timer too, so a stall resumes. */
+  readonly pump: () => void;
+  /** Count of the figure being measured (messages or deliveries received). */
+  readonly progress: () => number;
+  /** Whether everything sent has arrived (ends the drain early). */
+  readonly drained: () => boolean;
+  /** Longest wait for in-flight messages after publishing stopped (ms). */
+  readonly drainTimeoutMs: number;
+  /** Safety net: the pump refuses to exceed this many messages. */
+  readonly maxMessages: number;
+  /** Messages sent so far, checked against maxMessages. */
+  readonly sent: () => number;
+}
+
+/** Outcome of {@link timedRun}. */
+export interface TimedRunResult {
+  /** `progress()` per second over the measured phase. */
+  readonly perSecond: number;
+  /** Generator CPU share of one core during the measured phase. */
+  readonly genCoreShare: number;
+  /** Broker CPU share of one core during the measured phase. */
+  readonly brokerCoreShare: number;
+  /** False when the drain timed out with messages still missing. */
+  readonly drainedAll: boolean;
+  /** True when the message cap stopped publishing early. */
+  readonly capped: boolean;
+}
+
+/**
+ * Warm up, measure for `durationMs`, stop publishing, then wait (bounded) for
+ * in-flight messages. A 2 ms timer re-runs the pump so the loop never stalls.
+ */
+export async function timedRun(o: TimedRunOptions): Promise<TimedRunResult> {
+  const gen = new CpuMeter(Deno.pid);
+  const broker = new CpuMeter(o.brokerPid);
+  let capped = false;
+  const pumpGuarded = (): void => {
+    if (!o.ctl.running) return;
+    if (o.sent() >= o.maxMessages) {
+      capped = true;
+      return;
+    }
+    o.pump();
+  };
+  const timer = setInterval(pumpGuarded, 2);
+  try {
+    pumpGuarded();
+    await sleep(o.warmupMs);
+    const p0 = o.progress();
+    const t0 = performance.now();
+    gen.start();
+    broker.start();
+    o.ctl.measuring = true;
+    await sleep(o.durationMs);
+    o.ctl.measuring = false;
+    const p1 = o.progress();
+    const t1 = performance.now();
+    const g = gen.stop();
+    const b = broker.stop();
+    o.ctl.running = false;
+    const drainDeadline = performance.now() + o.drainTimeoutMs;
+    while (!o.drained() && performance.now() < drainDeadline) await sleep(10);
+    return {
+      perSecond: (p1 - p0) / ((t1 - t0) / 1000),
+      genCoreShare: g.coreShare,
+      brokerCoreShare: b.coreShare,
+      drainedAll: o.drained(),
+      capped,
+    };
+  } finally {
+    o.ctl.running = false;
+    clearInterval(timer);
+  }
+}
+
+/**
+ * Wrap `fn` so that many calls within one event-loop turn run it once, after
+ * the turn's I/O callbacks (`setImmediate`). Coalescing writes this way cuts
+ * the generator's syscalls, which dominate its CPU on loopback.
+ */
+export function oncePerTurn(fn: () => void): () => void {
+  let scheduled = false;
+  const run = (): void => {
+    scheduled = false;
+    fn();
+  };
+  return () => {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(run);
+  };
+}

@@ -1,0 +1,383 @@
+/**
+ * `deno task bench`: edgemq against mosquitto, side by side, one table.
+ *
+ * For each run, scenario and broker: start a fresh broker pinned to core 0,
+ * run the load generator (`loadgen.ts`) pinned to core 1, stop the broker.
+ * Figures are medians over `--runs`. See bench/README.md for the method.
+ *
+ *   deno task bench [--only fanin,fanout,qos1,paced,persistent,idle,connects,startup,raft]
+ *                   [--duration-ms 3000] [--runs 3] [--broker edgemq|mosquitto|both] [--json]
+ *
+ * @module
+ */
+import {
+  BROKER_KINDS,
+  type BrokerKind,
+  MOSQUITTO_PATH,
+  mosquittoInstalled,
+  type RunningBroker,
+  startBroker,
+  tail,
+} from "./brokers.ts";
+import {
+  GEN_SCENARIOS,
+  type GenResult,
+  type GenScenario,
+  type GenSpec,
+  isGenResult,
+  RESULT_PREFIX,
+} from "./gen_types.ts";
+import {
+  type BrokerSamples,
+  buildRows,
+  emptySamples,
+  renderTable,
+  type Section,
+} from "./report.ts";
+
+/** All `--only` sections, in run order. */
+export const SECTIONS: readonly Section[] = [...GEN_SCENARIOS, "startup", "raft"];
+
+/** Core of the load generator (the broker has core 0). */
+export const GENERATOR_CORE = 1;
+
+/** Parsed command line. */
+export interface BenchOptions {
+  /** Sections to run. */
+  readonly only: Section[];
+  /** Measured duration of each load phase, ms. */
+  readonly durationMs: number;
+  /** Runs per scenario; the table shows medians. */
+  readonly runs: number;
+  /** Brokers to measure. */
+  readonly brokers: BrokerKind[];
+  /** Print JSON instead of the table. */
+  readonly json: boolean;
+}
+
+const USAGE = `Usage: deno task bench [options]
+  --only LIST         comma-separated sections: ${SECTIONS.join(",")}
+                      (default: all but raft)
+  --duration-ms N     measured duration per load phase (default 3000, 500..60000)
+  --runs N            runs per scenario; the table shows the median (default 3, 1..20)
+  --broker B          edgemq | mosquitto | both (default both; mosquitto when installed)
+  --json              machine-readable output on stdout`;
+
+/** Parse the command line; throws with a message naming the bad argument. */
+export function parseOptions(args: readonly string[]): BenchOptions {
+  let only: Section[] = SECTIONS.filter((s) => s !== "raft");
+  let durationMs = 3000;
+  let runs = 3;
+  let broker = "both";
+  let json = false;
+  const intArg = (name: string, v: string | undefined, min: number, max: number): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new Error(`${name} must be an integer in ${min}..${max}, got ${v}`);
+    }
+    return n;
+  };
+  for (let i = 0; i < args.length; i++) {
+    const [flag, inline] = args[i].includes("=") ? args[i].split("=", 2) : [args[i], undefined];
+    const value = (): string | undefined => inline ?? args[++i];
+    switch (flag) {
+      case "--only": {
+        const list = (value() ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
+        only = list.map((s) => {
+          const sec = SECTIONS.find((x) => x === s);
+          if (sec === undefined) throw new Error(`--only: unknown section ${JSON.stringify(s)}`);
+          return sec;
+        });
+        if (only.length === 0) throw new Error("--only needs at least one section");
+        break;
+      }
+      case "--duration-ms":
+        durationMs = intArg(flag, value(), 500, 60_000);
+        break;
+      case "--runs":
+        runs = intArg(flag, value(), 1, 20);
+        break;
+      case "--broker":
+        broker = value() ?? "";
+        if (broker !== "both" && !BROKER_KINDS.some((k) => k === broker)) {
+          throw new Error(`--broker must be edgemq, mosquitto or both, got ${broker}`);
+        }
+        break;
+      case "--json":
+        json = true;
+        break;
+      default:
+        throw new Error(`unknown argument ${JSON.stringify(args[i])}`);
+    }
+  }
+  const brokers: BrokerKind[] = broker === "both" ? [...BROKER_KINDS] : [broker as BrokerKind];
+  return { only, durationMs, runs, brokers, json };
+}
+
+/** Cleanups of what is running now (broker, generator), run on SIGINT too. */
+const active = new Set<() => Promise<void>>();
+
+function log(msg: string): void {
+  console.error(msg);
+}
+
+/** Run the generator pinned to its core; bounded by a kill timer. */
+async function runGenerator(spec: GenSpec, repoRoot: string): Promise<GenResult> {
+  const script = 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; ' +
+    `exec taskset -c ${GENERATOR_CORE} "$@"`;
+  const child = new Deno.Command("bash", {
+    args: [
+      "-c",
+      script,
+      "bash",
+      Deno.execPath(),
+      "run",
+      "-A",
+      "bench/loadgen.ts",
+      JSON.stringify(spec),
+    ],
+    cwd: repoRoot,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  // Longest scenario: persistent (duration + 10 s acks + 120 s drain); idle ramp 60 s.
+  const limitMs = 3 * spec.durationMs + 180_000;
+  let killed = false;
+  const kill = (): Promise<void> => {
+    killed = true;
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already exited */ }
+    return Promise.resolve();
+  };
+  const timer = setTimeout(kill, limitMs);
+  active.add(kill);
+  try {
+    const out = await child.output();
+    const stdout = new TextDecoder().decode(out.stdout);
+    const line = stdout.split("\n").find((l) => l.startsWith(RESULT_PREFIX));
+    if (line === undefined) {
+      const stderr = new TextDecoder().decode(out.stderr).split("\n").slice(-15).join("\n");
+      throw new Error(
+        `generator ${killed ? `killed after ${limitMs} ms` : `exit ${out.code}`}, no result:\n` +
+          stderr,
+      );
+    }
+    const parsed: unknown = JSON.parse(line.slice(RESULT_PREFIX.length));
+    if (!isGenResult(parsed)) throw new Error(`malformed generator result: ${line}`);
+    return parsed;
+  } finally {
+    clearTimeout(timer);
+    active.delete(kill);
+  }
+}
+
+/** Start a broker, registered for cleanup. */
+async function start(kind: BrokerKind, repoRoot: string): Promise<RunningBroker> {
+  const b = await startBroker(kind, repoRoot);
+  active.add(b.stop);
+  return b;
+}
+
+async function stop(b: RunningBroker): Promise<void> {
+  active.delete(b.stop);
+  await b.stop();
+}
+
+function summary(r: GenResult): string {
+  const m = Object.entries(r.metrics)
+    .map(([k, v]) => `${k}=${Number.isInteger(v) ? v : v.toFixed(2)}`)
+    .join(" ");
+  return `${m} gen=${(r.genCoreShare * 100).toFixed(0)}% broker=${
+    (r.brokerCoreShare * 100).toFixed(0)
+  }% lost=${r.lost} dup=${r.duplicates}${r.notes.length ? " notes: " + r.notes.join("; ") : ""}`;
+}
+
+function addError(s: BrokerSamples, section: Section, msg: string): void {
+  const list = s.errors.get(section) ?? [];
+  list.push(msg);
+  s.errors.set(section, list);
+}
+
+/** One scenario on one broker: fresh broker, generator, broker stopped. */
+async function runOne(
+  scenario: GenScenario,
+  kind: BrokerKind,
+  opts: BenchOptions,
+  repoRoot: string,
+  samples: BrokerSamples,
+): Promise<void> {
+  let broker: RunningBroker;
+  try {
+    broker = await start(kind, repoRoot);
+  } catch (err) {
+    addError(samples, scenario, `start-up failed: ${(err as Error).message}`);
+    log(`  ${scenario} ${kind}: start-up failed: ${(err as Error).message}`);
+    return;
+  }
+  samples.startupMs.push(broker.startupMs);
+  try {
+    const result = await runGenerator(
+      { scenario, port: broker.port, brokerPid: broker.pid, durationMs: opts.durationMs },
+      repoRoot,
+    );
+    if (!broker.alive()) {
+      throw new Error(`${kind} died during ${scenario}; log:\n${await tail(broker.logPath)}`);
+    }
+    const list = samples.results.get(scenario) ?? [];
+    list.push(result);
+    samples.results.set(scenario, list);
+    log(`  ${scenario} ${kind}: ${summary(result)}`);
+  } catch (err) {
+    addError(samples, scenario, (err as Error).message);
+    log(`  ${scenario} ${kind}: FAILED: ${(err as Error).message}`);
+  } finally {
+    await stop(broker);
+  }
+}
+
+/** Machine facts for the report. */
+export async function machineInfo(): Promise<Record<string, string>> {
+  const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
+  const model = /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? "unknown";
+  const run = async (cmd: string, args: string[]): Promise<string> => {
+    try {
+      const o = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+      return new TextDecoder().decode(o.stdout).trim().split("\n")[0] ?? "";
+    } catch {
+      return "unknown";
+    }
+  };
+  return {
+    date: new Date().toISOString(),
+    nproc: String(navigator.hardwareConcurrency),
+    cpu: model,
+    deno: Deno.version.deno,
+    mosquitto: mosquittoInstalled() ? await run(MOSQUITTO_PATH, ["-h"]) : "not installed",
+    edgemqCommit: await run("git", ["rev-parse", "--short", "HEAD"]),
+  };
+}
+
+/**
+ * The raft section. TODO: once bench/raft_bench.ts is committed, import it
+ * statically here (dynamic imports of local files are not allowed because of
+ * `deno compile`) and return its rows.
+ */
+function raftSection(): string {
+  return "raft: bench/raft_bench.ts is not available in this build yet.";
+}
+
+async function main(): Promise<number> {
+  if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+    console.log(USAGE);
+    return 0;
+  }
+  let opts: BenchOptions;
+  try {
+    opts = parseOptions(Deno.args);
+  } catch (err) {
+    console.error(`bench: ${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const repoRoot = new URL("..", import.meta.url).pathname;
+  const notes: string[] = [];
+  let brokers = opts.brokers;
+  if (brokers.includes("mosquitto") && !mosquittoInstalled()) {
+    brokers = brokers.filter((b) => b !== "mosquitto");
+    notes.push(`mosquitto not installed at ${MOSQUITTO_PATH}: edgemq only`);
+  }
+  if (navigator.hardwareConcurrency < 2) {
+    notes.push("fewer than 2 CPUs: broker and generator share a core");
+  }
+  const samples: Record<BrokerKind, BrokerSamples> = {
+    edgemq: emptySamples(),
+    mosquitto: emptySamples(),
+  };
+  const onSigint = (): void => {
+    log("bench: interrupted, stopping broker and generator");
+    Promise.all([...active].map((f) => f())).finally(() => Deno.exit(130));
+  };
+  Deno.addSignalListener("SIGINT", onSigint);
+  const scenarios = GEN_SCENARIOS.filter((s) => opts.only.includes(s));
+  try {
+    for (let run = 1; run <= opts.runs; run++) {
+      log(`run ${run}/${opts.runs}`);
+      for (const scenario of scenarios) {
+        for (const kind of brokers) await runOne(scenario, kind, opts, repoRoot, samples[kind]);
+      }
+      if (scenarios.length === 0 && opts.only.includes("startup")) {
+        for (const kind of brokers) {
+          try {
+            const b = await start(kind, repoRoot);
+            samples[kind].startupMs.push(b.startupMs);
+            log(`  startup ${kind}: ${b.startupMs.toFixed(1)} ms`);
+            await stop(b);
+          } catch (err) {
+            addError(samples[kind], "startup", (err as Error).message);
+          }
+        }
+      }
+    }
+  } finally {
+    await Promise.all([...active].map((f) => f()));
+    Deno.removeSignalListener("SIGINT", onSigint);
+  }
+
+  const rows = buildRows(samples, opts.only);
+  const machine = await machineInfo();
+  for (const kind of brokers) {
+    for (const [section, errs] of samples[kind].errors) {
+      notes.push(`${kind} ${section}: ${errs.length} failure(s), first: ${errs[0].split("\n")[0]}`);
+    }
+    for (const [scenario, results] of samples[kind].results) {
+      const uniq = [...new Set(results.flatMap((r) => r.notes))];
+      for (const n of uniq) notes.push(`${kind} ${scenario}: ${n}`);
+    }
+  }
+  if (brokers.includes("mosquitto") && opts.only.includes("persistent")) {
+    notes.push(
+      "mosquitto's persistence is in memory (saved on exit/autosave, no per-message fsync); " +
+        "edgemq fsyncs every commit (SQLite synchronous=FULL, group commit).",
+    );
+  }
+  const command = `deno task bench ${Deno.args.join(" ")}`.trim();
+  if (opts.json) {
+    console.log(JSON.stringify(
+      {
+        command,
+        machine,
+        options: opts,
+        brokers,
+        rows,
+        notes,
+        raw: Object.fromEntries(brokers.map((k) => [k, {
+          startupMs: samples[k].startupMs,
+          results: Object.fromEntries(samples[k].results),
+          errors: Object.fromEntries(samples[k].errors),
+        }])),
+      },
+      (_k, v) => (typeof v === "number" && !Number.isFinite(v) ? null : v),
+      2,
+    ));
+  } else {
+    console.log(`\n${command}`);
+    console.log(
+      `machine: ${machine.nproc} CPUs, ${machine.cpu}; Deno ${machine.deno}; ` +
+        `${machine.mosquitto}; edgemq ${machine.edgemqCommit}; ${machine.date}`,
+    );
+    console.log(
+      `broker on core 0, generator on core 1; median of ${opts.runs} run(s), ` +
+        `${opts.durationMs} ms measured per phase\n`,
+    );
+    console.log(renderTable(rows, brokers));
+    if (opts.only.includes("raft")) console.log(`\n${raftSection()}`);
+    if (notes.length > 0) console.log(`\nnotes:\n${notes.map((n) => `- ${n}`).join("\n")}`);
+  }
+  const failed = brokers.some((k) => samples[k].errors.size > 0);
+  return failed ? 1 : 0;
+}
+
+if (import.meta.main) {
+  Deno.exit(await main());
+}
