@@ -5,7 +5,7 @@
  */
 
 import { assert, assertEquals } from "./harness/assert.ts";
-import { IS_MOSQUITTO, startBroker } from "./harness/broker.ts";
+import { edgemqStep, startBroker } from "./harness/broker.ts";
 import {
   closeClient,
   connackOf,
@@ -239,10 +239,7 @@ Deno.test("MQTT.js pub/sub over TCP and WebSocket", async (t) => {
 
     // mosquitto 2.0.11 does not follow the spec here (one copy per subscription, or the
     // first match's QoS), so these two run against edgemq only.
-    await t.step({
-      name: "v5: overlapping subscriptions deliver one copy at the max QoS with every subscription id",
-      ignore: IS_MOSQUITTO,
-    }, async () => {
+    await edgemqStep(t, "v5: overlapping subscriptions deliver one copy at the max QoS with every subscription id", async () => {
       const base = `ov/${uniqueId()}`;
       const sub = await client(5);
       const inbox = new Inbox(sub);
@@ -260,10 +257,7 @@ Deno.test("MQTT.js pub/sub over TCP and WebSocket", async (t) => {
       await closeClient(sub);
     });
 
-    await t.step({
-      name: "v3.1.1: overlapping subscriptions deliver one copy at the max QoS",
-      ignore: IS_MOSQUITTO,
-    }, async () => {
+    await edgemqStep(t, "v3.1.1: overlapping subscriptions deliver one copy at the max QoS", async () => {
       const base = `ov4/${uniqueId()}`;
       const sub = await client(4);
       const inbox = new Inbox(sub);

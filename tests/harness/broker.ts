@@ -457,3 +457,15 @@ export async function withBroker<T>(
     await b.stop();
   }
 }
+
+/**
+ * A test step that runs against edgemq only (ignored in mosquitto mode): for
+ * edgemq-specific behaviour or where mosquitto itself deviates from the spec.
+ */
+export function edgemqStep(
+  t: Deno.TestContext,
+  name: string,
+  fn: (t: Deno.TestContext) => Promise<void>,
+): Promise<boolean> {
+  return t.step({ name, ignore: IS_MOSQUITTO, fn });
+}
