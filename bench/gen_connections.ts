@@ -9,7 +9,8 @@
  */
 import { GenClient, sleep } from "./gen_client.ts";
 import type { GenResult, GenSpec } from "./gen_types.ts";
-import { CpuMeter, readRssBytes } from "./procstat.ts";
+import { PhaseMeter, readRssBytes } from "./procstat.ts";
+import { cpuFields } from "./gen_throughput.ts";
 
 /** Idle scenario knobs. */
 export const IDLE = {
@@ -42,10 +43,8 @@ export async function runIdle(spec: GenSpec): Promise<GenResult> {
   let firstError = "";
   await sleep(300);
   const rssBefore = readRssBytes(spec.brokerPid);
-  const broker = new CpuMeter(spec.brokerPid);
-  const gen = new CpuMeter(Deno.pid);
-  broker.start();
-  gen.start();
+  const meter = new PhaseMeter(spec.brokerPid);
+  meter.start();
   const t0 = performance.now();
   const deadline = t0 + IDLE.rampTimeoutMs;
   let next = 0;
@@ -71,8 +70,7 @@ export async function runIdle(spec: GenSpec): Promise<GenResult> {
   try {
     await Promise.all(Array.from({ length: IDLE.concurrency }, worker));
     const rampMs = performance.now() - t0;
-    const g = gen.stop();
-    const b = broker.stop();
+    const cpu = meter.stop();
     await sleep(IDLE.settleMs);
     const rssAfter = readRssBytes(spec.brokerPid);
     const open = clients.filter((c) => !c.closed).length;
@@ -87,8 +85,7 @@ export async function runIdle(spec: GenSpec): Promise<GenResult> {
         rssAfterBytes: rssAfter,
         rampConnPerSec: clients.length / (rampMs / 1000),
       },
-      genCoreShare: g.coreShare,
-      brokerCoreShare: b.coreShare,
+      ...cpuFields(cpu),
       lost: 0,
       duplicates: 0,
       notes,
@@ -109,10 +106,8 @@ export async function runConnects(spec: GenSpec): Promise<GenResult> {
   let failures = 0;
   let firstError = "";
   let started = 0;
-  const broker = new CpuMeter(spec.brokerPid);
-  const gen = new CpuMeter(Deno.pid);
-  broker.start();
-  gen.start();
+  const meter = new PhaseMeter(spec.brokerPid);
+  meter.start();
   const t0 = performance.now();
   const deadline = t0 + spec.durationMs;
   const worker = async (w: number): Promise<void> => {
@@ -150,19 +145,17 @@ export async function runConnects(spec: GenSpec): Promise<GenResult> {
     const closeDeadline = performance.now() + 3000;
     while (closing.size > 0 && performance.now() < closeDeadline) await sleep(10);
     await sleep(100);
-    const b = broker.stop();
-    const g = gen.stop();
+    const cpu = meter.stop();
     if (failures > 0) notes.push(`${failures} connects failed (first: ${firstError})`);
     return {
       scenario: "connects",
       metrics: {
-        connectsPerCpuSec: b.cpuSeconds > 0 ? completed / b.cpuSeconds : NaN,
+        connectsPerCpuSec: cpu.brokerCpuSeconds > 0 ? completed / cpu.brokerCpuSeconds : NaN,
         connectsPerSec: completed / (wallMs / 1000),
         connects: completed,
-        brokerCpuSeconds: b.cpuSeconds,
+        brokerCpuSeconds: cpu.brokerCpuSeconds,
       },
-      genCoreShare: g.coreShare,
-      brokerCoreShare: b.coreShare,
+      ...cpuFields(cpu),
       lost: 0,
       duplicates: 0,
       notes,

@@ -6,7 +6,7 @@
  * @module
  */
 import { setImmediate } from "node:timers";
-import { CpuMeter } from "./procstat.ts";
+import { type PhaseCpu, PhaseMeter } from "./procstat.ts";
 import { sleep } from "./gen_client.ts";
 
 /**
@@ -98,10 +98,8 @@ export interface TimedRunOptions {
 export interface TimedRunResult {
   /** `progress()` per second over the measured phase. */
   readonly perSecond: number;
-  /** Generator CPU share of one core during the measured phase. */
-  readonly genCoreShare: number;
-  /** Broker CPU share of one core during the measured phase. */
-  readonly brokerCoreShare: number;
+  /** CPU of generator, broker and others during the measured phase. */
+  readonly cpu: PhaseCpu;
   /** False when the drain timed out with messages still missing. */
   readonly drainedAll: boolean;
   /** True when the message cap stopped publishing early. */
@@ -113,8 +111,7 @@ export interface TimedRunResult {
  * in-flight messages. A 2 ms timer re-runs the pump so the loop never stalls.
  */
 export async function timedRun(o: TimedRunOptions): Promise<TimedRunResult> {
-  const gen = new CpuMeter(Deno.pid);
-  const broker = new CpuMeter(o.brokerPid);
+  const meter = new PhaseMeter(o.brokerPid);
   let capped = false;
   const pumpGuarded = (): void => {
     if (!o.ctl.running) return;
@@ -130,22 +127,19 @@ export async function timedRun(o: TimedRunOptions): Promise<TimedRunResult> {
     await sleep(o.warmupMs);
     const p0 = o.progress();
     const t0 = performance.now();
-    gen.start();
-    broker.start();
+    meter.start();
     o.ctl.measuring = true;
     await sleep(o.durationMs);
     o.ctl.measuring = false;
     const p1 = o.progress();
     const t1 = performance.now();
-    const g = gen.stop();
-    const b = broker.stop();
+    const cpu = meter.stop();
     o.ctl.running = false;
     const drainDeadline = performance.now() + o.drainTimeoutMs;
     while (!o.drained() && performance.now() < drainDeadline) await sleep(10);
     return {
       perSecond: (p1 - p0) / ((t1 - t0) / 1000),
-      genCoreShare: g.coreShare,
-      brokerCoreShare: b.coreShare,
+      cpu,
       drainedAll: o.drained(),
       capped,
     };

@@ -11,7 +11,7 @@ import { Buffer } from "node:buffer";
 import { GenClient, sleep } from "./gen_client.ts";
 import { oncePerTurn, SeqTracker } from "./gen_loop.ts";
 import type { GenResult, GenSpec } from "./gen_types.ts";
-import { CpuMeter } from "./procstat.ts";
+import { CpuMeter, type PhaseCpu, PhaseMeter } from "./procstat.ts";
 import {
   buildPublishBatch,
   type PacketHandler,
@@ -19,7 +19,7 @@ import {
   parsePublish,
   publishTemplate,
 } from "./wire.ts";
-import { PAYLOAD_BYTES } from "./gen_throughput.ts";
+import { cpuFields, PAYLOAD_BYTES } from "./gen_throughput.ts";
 
 /** Window of un-acked publishes, caps on count and on the drain's duration. */
 export const PERSISTENT = {
@@ -75,23 +75,19 @@ export async function runPersistent(spec: GenSpec): Promise<GenResult> {
     }
   };
   pub.onChunkEnd = oncePerTurn(pump);
-  const gen = new CpuMeter(Deno.pid);
-  const broker = new CpuMeter(spec.brokerPid);
+  const meter = new PhaseMeter(spec.brokerPid);
   const timer = setInterval(pump, 2);
   let inPerSec = 0;
-  let genShare = 0;
-  let brokerShare = 0;
+  let cpu: PhaseCpu | undefined;
   try {
-    gen.start();
-    broker.start();
+    meter.start();
     const t0 = performance.now();
     pump();
     await sleep(spec.durationMs);
     running = false;
     const ackDeadline = performance.now() + PERSISTENT.ackTimeoutMs;
     while (acked < sent && performance.now() < ackDeadline) await sleep(5);
-    genShare = gen.stop().coreShare;
-    brokerShare = broker.stop().coreShare;
+    cpu = meter.stop();
     inPerSec = acked / Math.max(1e-3, (lastAckAt - t0) / 1000);
     if (acked < sent) notes.push(`${sent - acked} publishes never PUBACKed`);
     if (sent >= PERSISTENT.maxMessages) notes.push("message cap reached");
@@ -160,8 +156,7 @@ export async function runPersistent(spec: GenSpec): Promise<GenResult> {
       messages: acked,
       outBrokerCoreShare: outBroker.coreShare,
     },
-    genCoreShare: genShare,
-    brokerCoreShare: brokerShare,
+    ...cpuFields(cpu),
     lost: tracker.lost([acked]),
     duplicates: tracker.duplicates,
     notes,

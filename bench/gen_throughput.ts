@@ -11,6 +11,7 @@ import { GenClient } from "./gen_client.ts";
 import { oncePerTurn, type RunControl, SeqTracker, timedRun } from "./gen_loop.ts";
 import type { GenResult, GenSpec } from "./gen_types.ts";
 import { LatencyRecorder } from "./stats.ts";
+import type { PhaseCpu } from "./procstat.ts";
 import { buildPublishBatch, PacketType, parsePublish, publishTemplate } from "./wire.ts";
 
 /** Payload size of every scenario here, as in the peer figures. */
@@ -30,6 +31,19 @@ export const QOS1 = { windowMsgs: 64, maxUndeliveredMsgs: 1024 } as const;
 export const PACED = { ratePerSecond: 5000, windowMsgs: 64 } as const;
 
 const LATENCY_SAMPLES = 1 << 20;
+
+/** The CPU fields of a {@link GenResult} from a phase measurement. */
+export function cpuFields(c: PhaseCpu): Pick<
+  GenResult,
+  "genCoreShare" | "brokerCoreShare" | "brokerCoreOtherShare" | "genCoreOtherShare"
+> {
+  return {
+    genCoreShare: c.genCoreShare,
+    brokerCoreShare: c.brokerCoreShare,
+    brokerCoreOtherShare: c.brokerCoreOtherShare,
+    genCoreOtherShare: c.genCoreOtherShare,
+  };
+}
 
 function warmupMs(durationMs: number): number {
   return Math.min(1000, Math.max(200, Math.round(durationMs * 0.2)));
@@ -112,8 +126,7 @@ export async function runFanIn(spec: GenSpec): Promise<GenResult> {
     return {
       scenario: "fanin",
       metrics: { msgPerSec: r.perSecond, sent: sentTotal },
-      genCoreShare: r.genCoreShare,
-      brokerCoreShare: r.brokerCoreShare,
+      ...cpuFields(r.cpu),
       lost: tracker.lost(sent),
       duplicates: tracker.duplicates,
       notes: [...unexpectedCloses(all), ...(r.capped ? ["message cap reached"] : [])],
@@ -183,8 +196,7 @@ export async function runFanOut(spec: GenSpec): Promise<GenResult> {
     return {
       scenario: "fanout",
       metrics: { deliveriesPerSec: r.perSecond, sent },
-      genCoreShare: r.genCoreShare,
-      brokerCoreShare: r.brokerCoreShare,
+      ...cpuFields(r.cpu),
       lost,
       duplicates,
       notes: [...unexpectedCloses(all), ...(r.capped ? ["message cap reached"] : [])],
@@ -290,8 +302,7 @@ export async function runQos1(spec: GenSpec, paced: boolean): Promise<GenResult>
     return {
       scenario,
       metrics: { msgPerSec: r.perSecond, p50Ms: l.p50, p99Ms: l.p99, maxMs: l.max, sent },
-      genCoreShare: r.genCoreShare,
-      brokerCoreShare: r.brokerCoreShare,
+      ...cpuFields(r.cpu),
       lost: tracker.lost([sent]),
       duplicates: tracker.duplicates,
       notes,

@@ -41,6 +41,10 @@ export interface GenResult {
   readonly genCoreShare: number;
   /** Broker CPU during the measured phase, as a share of one core. */
   readonly brokerCoreShare: number;
+  /** Share of the broker's core used by other processes during the measured phase. */
+  readonly brokerCoreOtherShare: number;
+  /** Share of the generator's core used by other processes during the measured phase. */
+  readonly genCoreOtherShare: number;
   /** Messages sent (or acknowledged) but never received. */
   readonly lost: number;
   /** Messages received more than once or out of order. */
@@ -58,6 +62,7 @@ export function isGenResult(v: unknown): v is GenResult {
   const r = v as Record<string, unknown>;
   return typeof r.scenario === "string" && typeof r.metrics === "object" &&
     r.metrics !== null && typeof r.genCoreShare === "number" &&
-    typeof r.brokerCoreShare === "number" && typeof r.lost === "number" &&
+    typeof r.brokerCoreShare === "number" && typeof r.brokerCoreOtherShare === "number" &&
+    typeof r.genCoreOtherShare === "number" && typeof r.lost === "number" &&
     typeof r.duplicates === "number" && Array.isArray(r.notes);
 }

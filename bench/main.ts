@@ -10,7 +10,9 @@
  *
  * @module
  */
+import { waitForQuietCores } from "./procstat.ts";
 import {
+  BROKER_CORE,
   BROKER_KINDS,
   type BrokerKind,
   MOSQUITTO_PATH,
@@ -40,6 +42,17 @@ export const SECTIONS: readonly Section[] = [...GEN_SCENARIOS, "startup", "raft"
 
 /** Core of the load generator (the broker has core 0). */
 export const GENERATOR_CORE = 1;
+
+/** Before each scenario, wait until both cores are below this busy share... */
+export const QUIET_BUSY_SHARE = 0.2;
+/** ...for at most this long, then run anyway (and say so). */
+export const QUIET_MAX_WAIT_MS = 20_000;
+
+/** Scenarios that ran while the machine was busy with other work. */
+const noisy: string[] = [];
+
+/** Share of a core used by others from which the report warns about interference. */
+export const INTERFERENCE_SHARE = 0.15;
 
 /** Parsed command line. */
 export interface BenchOptions {
@@ -189,9 +202,10 @@ function summary(r: GenResult): string {
   const m = Object.entries(r.metrics)
     .map(([k, v]) => `${k}=${Number.isInteger(v) ? v : v.toFixed(2)}`)
     .join(" ");
-  return `${m} gen=${(r.genCoreShare * 100).toFixed(0)}% broker=${
-    (r.brokerCoreShare * 100).toFixed(0)
-  }% lost=${r.lost} dup=${r.duplicates}${r.notes.length ? " notes: " + r.notes.join("; ") : ""}`;
+  const p = (x: number): string => `${Math.round(x * 100)}%`;
+  return `${m} gen=${p(r.genCoreShare)} broker=${p(r.brokerCoreShare)} ` +
+    `others(core0/core1)=${p(r.brokerCoreOtherShare)}/${p(r.genCoreOtherShare)} ` +
+    `lost=${r.lost} dup=${r.duplicates}${r.notes.length ? " notes: " + r.notes.join("; ") : ""}`;
 }
 
 function addError(s: BrokerSamples, section: Section, msg: string): void {
@@ -218,6 +232,16 @@ async function runOne(
   }
   samples.startupMs.push(broker.startupMs);
   try {
+    const q = await waitForQuietCores(
+      [BROKER_CORE, GENERATOR_CORE],
+      QUIET_BUSY_SHARE,
+      QUIET_MAX_WAIT_MS,
+    );
+    if (!q.quiet) {
+      noisy.push(
+        `${kind} ${scenario}: cores still busy with other work after ${QUIET_MAX_WAIT_MS} ms`,
+      );
+    }
     const result = await runGenerator(
       { scenario, port: broker.port, brokerPid: broker.pid, durationMs: opts.durationMs },
       repoRoot,
@@ -325,6 +349,7 @@ async function main(): Promise<number> {
   }
 
   const rows = buildRows(samples, opts.only);
+  notes.push(...noisy);
   const machine = await machineInfo();
   for (const kind of brokers) {
     for (const [section, errs] of samples[kind].errors) {
@@ -333,6 +358,15 @@ async function main(): Promise<number> {
     for (const [scenario, results] of samples[kind].results) {
       const uniq = [...new Set(results.flatMap((r) => r.notes))];
       for (const n of uniq) notes.push(`${kind} ${scenario}: ${n}`);
+      const other = Math.max(...results.map((r) => r.brokerCoreOtherShare));
+      const otherGen = Math.max(...results.map((r) => r.genCoreOtherShare));
+      if (other >= INTERFERENCE_SHARE || otherGen >= INTERFERENCE_SHARE) {
+        notes.push(
+          `${kind} ${scenario}: other work used up to ${Math.round(other * 100)}% of the ` +
+            `broker's core and ${Math.round(otherGen * 100)}% of the generator's core ` +
+            "(other processes or interrupts): figures may be noisy",
+        );
+      }
     }
   }
   if (brokers.includes("mosquitto") && opts.only.includes("persistent")) {

@@ -71,3 +71,103 @@ export class CpuMeter {
     return { cpuSeconds, coreShare: wallSeconds > 0 ? cpuSeconds / wallSeconds : 0 };
   }
 }
+
+/** Busy jiffies (everything but idle and iowait) of CPU `core` from /proc/stat. */
+export function readCoreBusySeconds(core: number): number {
+  const text = Deno.readTextFileSync("/proc/stat");
+  const m = new RegExp(`^cpu${core} (.*)$`, "m").exec(text);
+  if (m === null) throw new Error(`no cpu${core} line in /proc/stat`);
+  const f = m[1].trim().split(/\s+/).map(Number);
+  // user nice system idle iowait irq softirq steal guest guest_nice
+  const busy = f[0] + f[1] + f[2] + f[5] + f[6] + f[7];
+  return busy / CLOCK_TICKS_PER_SECOND;
+}
+
+/** CPU figures of one measured phase. */
+export interface PhaseCpu {
+  /** Generator (this process) CPU as a share of one core. */
+  readonly genCoreShare: number;
+  /** Broker CPU as a share of one core. */
+  readonly brokerCoreShare: number;
+  /** Broker CPU seconds. */
+  readonly brokerCpuSeconds: number;
+  /** Share of the broker's core used by anything but the broker (other processes, irqs). */
+  readonly brokerCoreOtherShare: number;
+  /** Share of the generator's core used by anything but the generator. */
+  readonly genCoreOtherShare: number;
+}
+
+/**
+ * Measures one phase: generator and broker CPU, and how busy their cores were
+ * with other work, so that interference from other processes is visible.
+ */
+export class PhaseMeter {
+  readonly #gen = new CpuMeter(Deno.pid);
+  readonly #broker: CpuMeter;
+  readonly #brokerCore: number;
+  readonly #genCore: number;
+  #busy0 = [0, 0];
+  #t0 = 0;
+
+  /**
+   * @param brokerPid broker process
+   * @param brokerCore core the broker is pinned to
+   * @param genCore core the generator is pinned to
+   */
+  constructor(brokerPid: number, brokerCore = 0, genCore = 1) {
+    this.#broker = new CpuMeter(brokerPid);
+    this.#brokerCore = brokerCore;
+    this.#genCore = genCore;
+  }
+
+  /** Begin the phase. */
+  start(): void {
+    this.#gen.start();
+    this.#broker.start();
+    this.#busy0 = [readCoreBusySeconds(this.#brokerCore), readCoreBusySeconds(this.#genCore)];
+    this.#t0 = performance.now();
+  }
+
+  /** End the phase. */
+  stop(): PhaseCpu {
+    const g = this.#gen.stop();
+    const b = this.#broker.stop();
+    const wall = (performance.now() - this.#t0) / 1000;
+    const bc = readCoreBusySeconds(this.#brokerCore) - this.#busy0[0];
+    const gc = readCoreBusySeconds(this.#genCore) - this.#busy0[1];
+    const share = (x: number): number => (wall > 0 ? Math.max(0, x / wall) : 0);
+    return {
+      genCoreShare: g.coreShare,
+      brokerCoreShare: b.coreShare,
+      brokerCpuSeconds: b.cpuSeconds,
+      brokerCoreOtherShare: share(bc - b.cpuSeconds),
+      genCoreOtherShare: share(gc - g.cpuSeconds),
+    };
+  }
+}
+
+/**
+ * Wait (bounded by `maxWaitMs`) until cores `cores` are quiet: over a 300 ms
+ * sample each is busy less than `maxBusyShare`. On a shared machine this keeps
+ * other processes' bursts out of the measurement when it can. Returns the time
+ * waited and whether the cores were quiet in the end.
+ */
+export async function waitForQuietCores(
+  cores: readonly number[],
+  maxBusyShare: number,
+  maxWaitMs: number,
+): Promise<{ waitedMs: number; quiet: boolean }> {
+  const t0 = performance.now();
+  const sampleMs = 300;
+  const maxSamples = Math.ceil(maxWaitMs / sampleMs) + 1;
+  for (let i = 0; i < maxSamples; i++) {
+    const before = cores.map(readCoreBusySeconds);
+    const s0 = performance.now();
+    await new Promise((r) => setTimeout(r, sampleMs));
+    const wall = (performance.now() - s0) / 1000;
+    const quiet = cores.every((c, j) => (readCoreBusySeconds(c) - before[j]) / wall < maxBusyShare);
+    if (quiet) return { waitedMs: performance.now() - t0, quiet: true };
+    if (performance.now() - t0 >= maxWaitMs) break;
+  }
+  return { waitedMs: performance.now() - t0, quiet: false };
+}

@@ -33,6 +33,7 @@ export class LatencyRecorder {
   #count = 0;
   #stride = 1;
   #seen = 0;
+  #max = -Infinity;
 
   /** @param capacity maximum number of samples kept */
   constructor(capacity: number) {
@@ -42,6 +43,7 @@ export class LatencyRecorder {
   /** Record one latency in milliseconds. */
   add(ms: number): void {
     this.#seen++;
+    if (ms > this.#max) this.#max = ms;
     if (this.#seen % this.#stride !== 0) return;
     if (this.#count === this.#samples.length) {
       // Halve the kept samples and double the stride.
@@ -58,13 +60,13 @@ export class LatencyRecorder {
     return this.#seen;
   }
 
-  /** Percentiles p50, p99 and max of the kept samples (ms). */
+  /** Percentiles p50 and p99 of the kept samples, and the exact maximum (ms). */
   summary(): { p50: number; p99: number; max: number } {
     const n = this.#count;
     return {
       p50: percentile(this.#samples, n, 50),
       p99: percentile(this.#samples, n, 99),
-      max: percentile(this.#samples, n, 100),
+      max: n > 0 ? this.#max : NaN,
     };
   }
 }
