@@ -1,0 +1,208 @@
+/**
+ * The local (single-node) {@link InboxStore}: SQLite tables written through
+ * the group-commit {@link BatchWriter} — every call made in one event-loop
+ * turn shares one transaction and one fsync. Reads go through the same queue
+ * so they observe every call made before them.
+ *
+ * @module
+ */
+import type { ClientKey, SubscriptionOptions } from "../message.ts";
+import { BatchWriter, type BatchWriterStats } from "../sqlite/batchWriter.ts";
+import {
+  openDatabase,
+  type OpenDatabaseOptions,
+  type OpenedDatabase,
+  withCorruptionCheck,
+} from "../sqlite/database.ts";
+import { type InboxCommand, type InboxCommandResult, InboxStateMachine } from "./inboxCommands.ts";
+import { validateInboxLimits } from "./inboxRules.ts";
+import type {
+  AttachOptions,
+  EnqueueItem,
+  EnqueueResult,
+  InboxEntry,
+  InboxLimits,
+  InboxMeta,
+  InboxStore,
+} from "./inboxStore.ts";
+
+/** Options of {@link SqliteInboxStore} beyond the limits. */
+export interface SqliteInboxStoreOptions extends OpenDatabaseOptions {
+  /** Most commands per transaction (see BatchWriter). Default 1024. */
+  readonly maxCommandsPerBatch?: number;
+  /** Inboxes whose meta is cached in memory. Default 100,000 (~200 B each). */
+  readonly maxCachedInboxes?: number;
+}
+
+function expect<K extends InboxCommandResult["kind"]>(
+  r: InboxCommandResult,
+  kind: K,
+): Extract<InboxCommandResult, { kind: K }> {
+  if (r.kind !== kind) throw new Error(`inbox command returned ${r.kind}, expected ${kind}`);
+  return r as Extract<InboxCommandResult, { kind: K }>;
+}
+
+/** Local persistent inbox store; see the module docs. */
+export class SqliteInboxStore implements InboxStore {
+  readonly #opened: OpenedDatabase;
+  readonly #ownsDb: boolean;
+  readonly #sm: InboxStateMachine;
+  readonly #writer: BatchWriter<InboxCommand, InboxCommandResult>;
+  #closed = false;
+
+  /**
+   * Opens the store on the database file `db` (created if absent) or on an
+   * already opened database (which the caller keeps and closes).
+   */
+  constructor(
+    db: string | OpenedDatabase,
+    limits: InboxLimits,
+    options: SqliteInboxStoreOptions = {},
+  ) {
+    validateInboxLimits(limits);
+    this.#ownsDb = typeof db === "string";
+    this.#opened = typeof db === "string" ? openDatabase(db, options) : db;
+    const path = this.#opened.path;
+    try {
+      this.#sm = withCorruptionCheck(
+        path,
+        () =>
+          new InboxStateMachine(this.#opened.db, path, {
+            limits: { ...limits },
+            maxCachedInboxes: options.maxCachedInboxes,
+          }),
+      );
+    } catch (err) {
+      if (this.#ownsDb) this.#opened.db.close();
+      throw err;
+    }
+    this.#writer = new BatchWriter({
+      name: `inbox store ${path}`,
+      opened: this.#opened,
+      maxCommandsPerBatch: options.maxCommandsPerBatch,
+      apply: (cmd) => this.#sm.apply(cmd),
+      afterRollback: () => this.#sm.invalidateCaches(),
+    });
+  }
+
+  /** Group-commit counters (transactions, commands). */
+  stats(): BatchWriterStats {
+    return this.#writer.stats();
+  }
+
+  async attach(
+    key: ClientKey,
+    options: AttachOptions,
+  ): Promise<{ meta: InboxMeta; resumed: boolean }> {
+    const r = await this.#writer.submit({
+      op: "attach",
+      tenant: key.tenant,
+      clientId: key.clientId,
+      cleanStart: options.cleanStart,
+      sessionExpirySeconds: options.sessionExpirySeconds,
+      nowMs: options.nowMs,
+    });
+    const { meta, resumed } = expect(r, "attached");
+    return { meta, resumed };
+  }
+
+  async detach(
+    key: ClientKey,
+    incarnation: number,
+    sessionExpirySeconds: number,
+    nowMs: number,
+  ): Promise<void> {
+    await this.#writer.submit({
+      op: "detach",
+      ...k(key),
+      incarnation,
+      sessionExpirySeconds,
+      nowMs,
+    });
+  }
+
+  async get(key: ClientKey): Promise<InboxMeta | null> {
+    return expect(await this.#writer.submit({ op: "get", ...k(key) }), "meta").meta;
+  }
+
+  async delete(key: ClientKey, incarnation?: number): Promise<boolean> {
+    const r = await this.#writer.submit({
+      op: "delete",
+      ...k(key),
+      incarnation: incarnation ?? null,
+    });
+    return expect(r, "bool").value;
+  }
+
+  async listExpired(
+    nowMs: number,
+    limit: number,
+  ): Promise<{ key: ClientKey; incarnation: number }[]> {
+    return expect(await this.#writer.submit({ op: "listExpired", nowMs, limit }), "expired").list;
+  }
+
+  async putSubscriptions(
+    key: ClientKey,
+    incarnation: number,
+    subscriptions: readonly { filter: string; options: SubscriptionOptions }[],
+  ): Promise<void> {
+    await this.#writer.submit({ op: "putSubscriptions", ...k(key), incarnation, subscriptions });
+  }
+
+  async removeSubscriptions(
+    key: ClientKey,
+    incarnation: number,
+    filters: readonly string[],
+  ): Promise<void> {
+    await this.#writer.submit({ op: "removeSubscriptions", ...k(key), incarnation, filters });
+  }
+
+  async enqueue(items: readonly EnqueueItem[]): Promise<EnqueueResult[]> {
+    if (items.length === 0) return [];
+    return expect(await this.#writer.submit({ op: "enqueue", items }), "enqueued").results;
+  }
+
+  async read(
+    key: ClientKey,
+    afterSeq: number,
+    maxCount: number,
+    nowMs: number,
+  ): Promise<InboxEntry[]> {
+    const r = await this.#writer.submit({ op: "read", ...k(key), afterSeq, maxCount, nowMs });
+    return expect(r, "entries").entries;
+  }
+
+  async markReleased(key: ClientKey, seq: number): Promise<void> {
+    await this.#writer.submit({ op: "markReleased", ...k(key), seq });
+  }
+
+  async remove(key: ClientKey, seqs: readonly number[]): Promise<void> {
+    if (seqs.length === 0) return;
+    await this.#writer.submit({ op: "remove", ...k(key), seqs });
+  }
+
+  async addIncomingQos2(key: ClientKey, packetId: number): Promise<boolean> {
+    return expect(await this.#writer.submit({ op: "addIncomingQos2", ...k(key), packetId }), "bool")
+      .value;
+  }
+
+  async removeIncomingQos2(key: ClientKey, packetId: number): Promise<void> {
+    await this.#writer.submit({ op: "removeIncomingQos2", ...k(key), packetId });
+  }
+
+  async incomingQos2(key: ClientKey): Promise<number[]> {
+    return expect(await this.#writer.submit({ op: "incomingQos2", ...k(key) }), "packetIds").ids;
+  }
+
+  /** Flushes pending writes; closes the database if this store opened it. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#writer.close();
+    if (this.#ownsDb) this.#opened.db.close();
+  }
+}
+
+function k(key: ClientKey): { tenant: string; clientId: string } {
+  return { tenant: key.tenant, clientId: key.clientId };
+}
