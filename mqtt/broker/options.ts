@@ -1,0 +1,105 @@
+/**
+ * Broker limits and feature flags. Every field is finite by default; each
+ * comment says what a client sees when it hits the limit.
+ *
+ * @module
+ */
+import type { QueueOverflowPolicy } from "../../stores/inbox/inboxStore.ts";
+
+/** Options of {@link createMqttBroker}; see {@link defaultMqttBrokerOptions}. */
+export interface MqttBrokerOptions {
+  /**
+   * Largest packet accepted from a client (fixed header included); v5 CONNACK
+   * announces it as Maximum Packet Size. Larger → v5 DISCONNECT 0x95, v3 close.
+   * Default 1 MiB.
+   */
+  maxPacketBytes: number;
+  /**
+   * Server Receive Maximum: QoS 1/2 PUBLISHes a client may have unacknowledged
+   * (announced in v5 CONNACK). A v5 client exceeding it gets DISCONNECT 0x93;
+   * a v3 client is paused (no more reads) until acknowledgements catch up.
+   * Default 256.
+   */
+  receiveMaximum: number;
+  /**
+   * Outgoing QoS 1/2 messages unacknowledged per session (further ones wait
+   * in the session's queue); also bounded by the client's Receive Maximum.
+   * Default 128.
+   */
+  maxInflightOutbound: number;
+  /**
+   * Messages waiting per transient session (QoS 1/2 beyond the in-flight
+   * window, or while the connection is congested). Persistent sessions use the
+   * inbox's `maxQueuedMessages`. On overflow {@link queueOverflowPolicy}
+   * applies and the drop is counted. Default 1000.
+   */
+  maxQueuedMessagesPerSession: number;
+  /** Which message a full queue drops: "drop-newest" (default, as mosquitto) or "drop-oldest". */
+  queueOverflowPolicy: QueueOverflowPolicy;
+  /** Longest topic name/filter in UTF-8 bytes. PUBLISH: v5 DISCONNECT 0x90 / v3 close; SUBSCRIBE: SUBACK 0x8F / 0x80. Default 65535. */
+  maxTopicBytes: number;
+  /** Most topic levels; same outcome as maxTopicBytes. Default 128. */
+  maxTopicLevels: number;
+  /** Subscriptions per session; a new filter beyond it gets SUBACK 0x97 (v3 0x80). Default 1000. */
+  maxSubscriptionsPerSession: number;
+  /** Filters in one SUBSCRIBE; the ones beyond it get SUBACK 0x97 (v3 0x80). Default 100. */
+  maxFiltersPerSubscribe: number;
+  /** Longest client id in UTF-8 bytes; longer → CONNACK 0x85 (v3 0x02). Default 256. */
+  maxClientIdBytes: number;
+  /**
+   * Server keep-alive. A v5 client asking for 0 or more gets this value in
+   * CONNACK (Server Keep Alive). A v3 client asking for more is refused with
+   * CONNACK 0x02 (identifier rejected), as mosquitto does. Default 65535.
+   */
+  maxKeepAliveSeconds: number;
+  /**
+   * Cap on session expiry. v3.1.1 cleanSession=0 sessions expire after this;
+   * a v5 client asking for more gets this value in CONNACK. Default 30 days.
+   */
+  maxSessionExpirySeconds: number;
+  /** Inbound topic aliases per v5 connection; alias 0 or above → DISCONNECT 0x94. Default 64. */
+  topicAliasMaximum: number;
+  /** Retained messages sent for one subscribed filter; the rest are not sent. Default 1000. */
+  maxRetainedPerSubscribe: number;
+  /** When false, v5 CONNACK says so and a retained PUBLISH gets DISCONNECT 0x9A. Default true. */
+  retainAvailable: boolean;
+  /** When false, wildcard filters get SUBACK 0xA2 (v3 0x80). Default true. */
+  wildcardSubscriptionAvailable: boolean;
+  /** When false, `$share/` filters get SUBACK 0x9E (v3 0x80). Default true. */
+  sharedSubscriptionAvailable: boolean;
+  /** When false, SUBSCRIBE with a subscription identifier gets DISCONNECT 0xA1. Default true. */
+  subscriptionIdentifierAvailable: boolean;
+  /** When false, an empty client id gets CONNACK 0x85 (v3 0x02). Default true. */
+  allowZeroLengthClientId: boolean;
+  /** Cap on a v5 will delay interval (seconds); larger values are reduced to it. Default 86400. */
+  maxWillDelaySeconds: number;
+  /** Interval of the sweeper (keep-alive, will delay, session expiry). Default 500 ms. */
+  sweepIntervalMs: number;
+}
+
+/** Defaults; see each field of {@link MqttBrokerOptions}. */
+export function defaultMqttBrokerOptions(): MqttBrokerOptions {
+  return {
+    maxPacketBytes: 1024 * 1024,
+    receiveMaximum: 256,
+    maxInflightOutbound: 128,
+    maxQueuedMessagesPerSession: 1000,
+    queueOverflowPolicy: "drop-newest",
+    maxTopicBytes: 65535,
+    maxTopicLevels: 128,
+    maxSubscriptionsPerSession: 1000,
+    maxFiltersPerSubscribe: 100,
+    maxClientIdBytes: 256,
+    maxKeepAliveSeconds: 65535,
+    maxSessionExpirySeconds: 30 * 24 * 3600,
+    topicAliasMaximum: 64,
+    maxRetainedPerSubscribe: 1000,
+    retainAvailable: true,
+    wildcardSubscriptionAvailable: true,
+    sharedSubscriptionAvailable: true,
+    subscriptionIdentifierAvailable: true,
+    allowZeroLengthClientId: true,
+    maxWillDelaySeconds: 86400,
+    sweepIntervalMs: 500,
+  };
+}

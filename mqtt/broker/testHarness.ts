@@ -1,0 +1,397 @@
+/**
+ * Test harness for the broker: in-memory stores, a fake transport
+ * connection, and a scripted client that encodes with mqtt-packet (an
+ * independent codec, so the tests also check our wire format).
+ *
+ * @module
+ */
+import * as mqttPacket from "mqtt-packet";
+import { createMemoryLogger, type Logger } from "../../log/jsonLog.ts";
+import type { DistStore, MatchResult, Route, RouteRemoval } from "../../stores/dist/distStore.ts";
+import { RouteIndex } from "../../stores/dist/routeIndex.ts";
+import { topicMatchesFilter } from "../../stores/dist/topicValidation.ts";
+import { MemoryInboxStore } from "../../stores/inbox/memoryInboxStore.ts";
+import type { ClientKey, StoredMessage } from "../../stores/message.ts";
+import type { RetainSetResult, RetainStore } from "../../stores/retain/retainStore.ts";
+import type {
+  KickListener,
+  SessionOwner,
+  SessionRegistry,
+} from "../../stores/sessions/sessionRegistry.ts";
+import type { Authenticator, AuthRequest, AuthResult } from "../auth/types.ts";
+import type { ConnectionEvents, ListenerKind, MqttConnection } from "../transport/types.ts";
+import type { MqttAcl } from "../session/context.ts";
+import { createMqttBroker, type MqttBroker } from "./broker.ts";
+import { defaultMqttBrokerOptions, type MqttBrokerOptions } from "./options.ts";
+
+/** dist over the shared RouteIndex, with the incarnation guard. */
+export class MemoryDistStore implements DistStore {
+  private index = new RouteIndex();
+  private count = 0;
+  addRoutes(routes: readonly Route[]): Promise<void> {
+    for (const r of routes) {
+      if (this.index.get(r) === undefined) this.count++;
+      this.index.put(r);
+    }
+    return Promise.resolve();
+  }
+  removeRoutes(removals: readonly RouteRemoval[]): Promise<void> {
+    for (const r of removals) {
+      const cur = this.index.get(r);
+      if (cur !== undefined && cur.incarnation <= r.incarnation) {
+        this.index.remove(r);
+        this.count--;
+      }
+    }
+    return Promise.resolve();
+  }
+  removeTransientRoutesOfNode(): Promise<number> {
+    return Promise.resolve(0);
+  }
+  match(tenant: string, topic: string): MatchResult {
+    return this.index.match(tenant, topic);
+  }
+  routeCount(): number {
+    return this.count;
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** Retained messages in a Map. */
+export class MemoryRetainStore implements RetainStore {
+  readonly messages = new Map<string, StoredMessage>();
+  set(m: StoredMessage): Promise<RetainSetResult> {
+    const k = `${m.tenant}\u0000${m.topic}`;
+    if (m.payload.length === 0) {
+      this.messages.delete(k);
+      return Promise.resolve("deleted");
+    }
+    const had = this.messages.has(k);
+    this.messages.set(k, m);
+    return Promise.resolve(had ? "replaced" : "stored");
+  }
+  match(tenant: string, filter: string, nowMs: number, limit: number): Promise<StoredMessage[]> {
+    const out = [...this.messages.values()]
+      .filter((m) => m.tenant === tenant && topicMatchesFilter(m.topic, filter))
+      .filter((m) => m.expiresAtMs === null || m.expiresAtMs > nowMs)
+      .sort((a, b) => a.topic < b.topic ? -1 : 1);
+    return Promise.resolve(out.slice(0, limit));
+  }
+  count(tenant: string): number {
+    return [...this.messages.values()].filter((m) => m.tenant === tenant).length;
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** Single-node registry; kicks fire synchronously inside claim. */
+export class MemorySessionRegistry implements SessionRegistry {
+  private owners = new Map<string, SessionOwner>();
+  private incarnations = new Map<string, number>();
+  private listeners = new Set<KickListener>();
+  claim(key: ClientKey, nodeId: string, connectionId: number) {
+    const k = `${key.tenant}\u0000${key.clientId}`;
+    const incarnation = (this.incarnations.get(k) ?? 0) + 1;
+    this.incarnations.set(k, incarnation);
+    const owner: SessionOwner = { nodeId, connectionId, incarnation };
+    const displaced = this.owners.get(k) ?? null;
+    this.owners.set(k, owner);
+    if (displaced !== null) { for (const l of this.listeners) l(key, displaced, owner); }
+    return Promise.resolve({ owner, displaced });
+  }
+  release(key: ClientKey, owner: SessionOwner): Promise<void> {
+    const k = `${key.tenant}\u0000${key.clientId}`;
+    if (this.owners.get(k)?.incarnation === owner.incarnation) this.owners.delete(k);
+    return Promise.resolve();
+  }
+  owner(key: ClientKey): Promise<SessionOwner | null> {
+    return Promise.resolve(this.owners.get(`${key.tenant}\u0000${key.clientId}`) ?? null);
+  }
+  onKick(listener: KickListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** Accepts everyone except user "bad" (bad credentials) and "nobody" (not authorized). */
+export const testAuthenticator: Authenticator = {
+  authenticate(req: AuthRequest): Promise<AuthResult> {
+    if (req.username === "bad") return Promise.resolve({ ok: false, reason: "bad-credentials" });
+    if (req.username === "nobody") return Promise.resolve({ ok: false, reason: "not-authorized" });
+    return Promise.resolve({ ok: true, tenant: "default", user: req.username });
+  },
+};
+
+/** Denies topics/filters starting with "secret/" (publish, subscribe) and "hidden/" (deliver). */
+export const testAcl: MqttAcl = {
+  checkPublish: (_c, topic) => !topic.startsWith("secret/"),
+  checkSubscribe: (_c, filter) => !filter.startsWith("secret/"),
+  checkDeliver: (_c, topic) => !topic.startsWith("hidden/"),
+};
+
+let nextConnectionId = 1;
+
+/** A transport connection in memory; the broker's writes are parsed with mqtt-packet. */
+export class FakeConnection implements MqttConnection {
+  readonly id = nextConnectionId++;
+  readonly listener: ListenerKind = "tcp";
+  readonly remoteAddress = "127.0.0.1";
+  readonly remotePort = 40000;
+  readonly clientCertificate = null;
+  bufferedBytes = 0;
+  /** write() returns false while true (simulated congestion). */
+  congested = false;
+  connected = false;
+  paused = false;
+  ended = false;
+  destroyed = false;
+  maxInboundPacketBytes = Infinity;
+  readonly written: Uint8Array[] = [];
+  readonly packets: mqttPacket.Packet[] = [];
+  events: ConnectionEvents | null = null;
+  private parser: mqttPacket.Parser;
+  private closeScheduled = false;
+
+  constructor(protocolVersion: number) {
+    this.parser = mqttPacket.parser({ protocolVersion });
+    this.parser.on("packet", (p: mqttPacket.Packet) => this.packets.push(p));
+    this.parser.on("error", (e: Error) => {
+      throw new Error(`broker wrote a packet mqtt-packet cannot parse: ${e.message}`);
+    });
+  }
+
+  write(packet: Uint8Array): boolean {
+    if (this.ended || this.destroyed) return false;
+    this.written.push(packet);
+    this.parser.parse(Buffer.from(packet));
+    return !this.congested;
+  }
+  pause(): void {
+    this.paused = true;
+  }
+  resume(): void {
+    this.paused = false;
+  }
+  markConnected(): void {
+    this.connected = true;
+  }
+  setMaxInboundPacketBytes(bytes: number): void {
+    this.maxInboundPacketBytes = Math.min(this.maxInboundPacketBytes, bytes);
+  }
+  end(): void {
+    this.ended = true;
+    this.scheduleClose();
+  }
+  destroy(): void {
+    this.destroyed = true;
+    this.scheduleClose();
+  }
+  /** The client side closes the socket. */
+  clientClose(): void {
+    this.ended = true;
+    this.scheduleClose();
+  }
+  private scheduleClose(): void {
+    if (this.closeScheduled) return;
+    this.closeScheduled = true;
+    queueMicrotask(() => this.events?.onClose());
+  }
+}
+
+/** Waits until macrotasks ran (store promises, broker steps). */
+export function settle(turns = 3): Promise<void> {
+  let p = Promise.resolve();
+  for (let i = 0; i < turns; i++) p = p.then(() => new Promise((r) => setTimeout(r, 0)));
+  return p;
+}
+
+/** A scripted client over a {@link FakeConnection}. */
+export class TestClient {
+  readonly conn: FakeConnection;
+  private cursor = 0;
+
+  constructor(readonly harness: Harness, readonly protocolVersion: 3 | 4 | 5) {
+    this.conn = new FakeConnection(protocolVersion);
+    this.conn.events = harness.broker.handler(this.conn);
+  }
+
+  /** Sends raw bytes as one packet. */
+  sendRaw(bytes: Uint8Array): void {
+    this.conn.events!.onPacket(bytes);
+  }
+
+  /** Encodes with mqtt-packet and sends. */
+  send(packet: mqttPacket.Packet): void {
+    const buf = mqttPacket.generate(packet, { protocolVersion: this.protocolVersion });
+    this.sendRaw(new Uint8Array(buf.buffer, buf.byteOffset, buf.length));
+  }
+
+  /** All packets received so far. */
+  get packets(): mqttPacket.Packet[] {
+    return this.conn.packets;
+  }
+
+  /** Waits for the next packet (optionally of a type) not yet returned by next(). */
+  async next<C extends mqttPacket.PacketCmd>(
+    cmd?: C,
+    timeoutMs = 1000,
+  ): Promise<Extract<mqttPacket.Packet, { cmd: C }>> {
+    const deadline = Date.now() + timeoutMs;
+    while (true) {
+      while (this.cursor < this.conn.packets.length) {
+        const p = this.conn.packets[this.cursor++];
+        if (cmd === undefined || p.cmd === cmd) return p as Extract<mqttPacket.Packet, { cmd: C }>;
+      }
+      if (Date.now() > deadline) {
+        throw new Error(
+          `no ${cmd ?? "packet"} within ${timeoutMs} ms; got ${
+            this.conn.packets.map((p) => p.cmd).join(",")
+          }`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 1));
+    }
+  }
+
+  /** Packets of `cmd` received after settling, from the cursor, without waiting further. */
+  async drain(cmd?: mqttPacket.PacketCmd): Promise<mqttPacket.Packet[]> {
+    await settle();
+    const out: mqttPacket.Packet[] = [];
+    while (this.cursor < this.conn.packets.length) {
+      const p = this.conn.packets[this.cursor++];
+      if (cmd === undefined || p.cmd === cmd) out.push(p);
+    }
+    return out;
+  }
+
+  /** Sends CONNECT and returns the CONNACK. */
+  async connect(
+    clientId: string,
+    opts: Partial<mqttPacket.IConnectPacket> = {},
+  ): Promise<mqttPacket.IConnackPacket> {
+    this.send({
+      cmd: "connect",
+      protocolId: this.protocolVersion === 3 ? "MQIsdp" : "MQTT",
+      protocolVersion: this.protocolVersion,
+      clean: true,
+      clientId,
+      keepalive: 60,
+      ...opts,
+    });
+    return await this.next("connack");
+  }
+
+  /** SUBSCRIBE and wait for SUBACK. */
+  async subscribe(
+    filter: string | mqttPacket.ISubscription[],
+    qos: 0 | 1 | 2 = 0,
+    properties?: mqttPacket.ISubscribePacket["properties"],
+  ): Promise<mqttPacket.ISubackPacket> {
+    const subscriptions = typeof filter === "string" ? [{ topic: filter, qos }] : filter;
+    this.send({ cmd: "subscribe", messageId: this.harness.nextId(), subscriptions, properties });
+    return await this.next("suback");
+  }
+
+  /** PUBLISH (no wait). */
+  publish(
+    topic: string,
+    payload: string | Uint8Array,
+    opts: Partial<mqttPacket.IPublishPacket> = {},
+  ): number {
+    const qos = opts.qos ?? 0;
+    const messageId = qos > 0 ? opts.messageId ?? this.harness.nextId() : undefined;
+    this.send({
+      cmd: "publish",
+      topic,
+      payload: typeof payload === "string" ? payload : Buffer.from(payload),
+      qos,
+      dup: false,
+      retain: false,
+      ...opts,
+      messageId,
+    });
+    return messageId ?? 0;
+  }
+
+  /** DISCONNECT. */
+  disconnect(reasonCode?: number, properties?: mqttPacket.IDisconnectPacket["properties"]): void {
+    this.send({ cmd: "disconnect", reasonCode, properties });
+  }
+}
+
+/** A broker with in-memory stores and helpers to create clients. */
+export class Harness {
+  readonly dist = new MemoryDistStore();
+  readonly inbox = new MemoryInboxStore({
+    maxQueuedMessages: 100,
+    overflowPolicy: "drop-oldest",
+    maxSubscriptions: 100,
+    maxIncomingQos2: 100,
+  });
+  readonly retain = new MemoryRetainStore();
+  readonly sessions = new MemorySessionRegistry();
+  readonly log: Logger & { lines: Record<string, unknown>[] } = createMemoryLogger();
+  broker: MqttBroker;
+  nowMs = 1_000_000;
+  private id = 1;
+
+  constructor(readonly options: MqttBrokerOptions = defaultMqttBrokerOptions()) {
+    this.broker = this.createBroker();
+  }
+
+  /** A broker over this harness's stores (also used to simulate a restart). */
+  createBroker(): MqttBroker {
+    return createMqttBroker(this.options, {
+      nodeId: "n1",
+      dist: this.dist,
+      inbox: this.inbox,
+      retain: this.retain,
+      sessions: this.sessions,
+      authenticator: testAuthenticator,
+      acl: testAcl,
+      log: this.log,
+      nowMs: () => this.nowMs,
+    });
+  }
+
+  /** A new packet id for clients. */
+  nextId(): number {
+    this.id = this.id === 65535 ? 1 : this.id + 1;
+    return this.id;
+  }
+
+  /** A new client (not yet connected). */
+  client(version: 3 | 4 | 5 = 4): TestClient {
+    return new TestClient(this, version);
+  }
+
+  /** A connected client. */
+  async connected(
+    clientId: string,
+    version: 3 | 4 | 5 = 4,
+    opts: Partial<mqttPacket.IConnectPacket> = {},
+  ): Promise<TestClient> {
+    const c = this.client(version);
+    const ack = await c.connect(clientId, opts);
+    const code = version === 5 ? ack.reasonCode : ack.returnCode;
+    if (code !== 0) throw new Error(`CONNECT ${clientId} refused with ${code}`);
+    return c;
+  }
+
+  async close(): Promise<void> {
+    await this.broker.close();
+    await settle();
+  }
+}
+
+/** Text of a received payload. */
+export function text(p: mqttPacket.Packet): string {
+  if (p.cmd !== "publish") throw new Error(`expected publish, got ${p.cmd}`);
+  return typeof p.payload === "string" ? p.payload : new TextDecoder().decode(p.payload);
+}

@@ -1,0 +1,335 @@
+/**
+ * Outgoing delivery of one session: QoS 0 writes, the QoS 1/2 in-flight
+ * window (bounded by `maxInflightOutbound` and the client's Receive Maximum),
+ * the bounded queue of a transient session, and the inbox pump of a
+ * persistent one (entries read from the inbox, acknowledged ones removed,
+ * PUBREL state persisted with `markReleased`).
+ *
+ * @module
+ */
+import { type InboxEntry, packetIdForSeq } from "../../stores/inbox/inboxStore.ts";
+import type { StoredMessage } from "../../stores/message.ts";
+import { encodeAck } from "../codec/encode.ts";
+import { ReasonCode } from "../codec/types.ts";
+import { encodeOutgoingPublish, PublishEncodingCache } from "./publishEncoding.ts";
+import type { Session } from "./session.ts";
+
+interface InflightEntry {
+  /** Inbox seq (persistent) or 0 (transient). */
+  seq: number;
+  qos: 1 | 2;
+  /** PUBREC received, PUBREL sent. */
+  released: boolean;
+  /** Transient only: the message, for nothing but accounting (resend happens only on reconnect). */
+  message: StoredMessage | null;
+}
+
+interface QueuedItem {
+  message: StoredMessage;
+  qos: 1 | 2;
+  retain: boolean;
+  subscriptionIds: readonly number[];
+}
+
+const NO_IDS: readonly number[] = [];
+
+/** Delivery state of one connected session. */
+export class Outbound {
+  private inflight = new Map<number, InflightEntry>();
+  private queue: QueuedItem[] | null = null;
+  private nextPacketId = 1;
+  /** Outbound topic aliases (v5), first come first served up to the client's maximum. */
+  private aliases: Map<string, number> | null = null;
+  // persistent (inbox) mode
+  private cursorSeq = 0;
+  private reading = false;
+  private dirty = true;
+  private disposed = false;
+
+  constructor(private readonly s: Session, readonly persistent: boolean) {}
+
+  /** Window size: min(server maxInflightOutbound, client Receive Maximum). */
+  private get window(): number {
+    return Math.min(this.s.ctx.options.maxInflightOutbound, this.s.clientReceiveMaximum);
+  }
+
+  /** Number of QoS 1/2 messages awaiting acknowledgement. */
+  get inflightCount(): number {
+    return this.inflight.size;
+  }
+
+  /** Stops all activity (session closed). */
+  dispose(): void {
+    this.disposed = true;
+    this.queue = null;
+  }
+
+  /**
+   * Live delivery from the router: QoS 0 to any session, QoS 1/2 to
+   * transient sessions (persistent ones get QoS 1/2 through the inbox).
+   */
+  deliver(
+    cache: PublishEncodingCache,
+    qos: 0 | 1 | 2,
+    retain: boolean,
+    subscriptionIds: readonly number[],
+  ): void {
+    if (this.disposed) return;
+    const c = this.s.ctx.counters;
+    if (qos === 0) {
+      if (this.s.congested) {
+        c.droppedCongested++;
+        return;
+      }
+      this.sendPublish(cache, 0, retain, subscriptionIds, 0, false);
+      return;
+    }
+    const m = cache.message;
+    if (
+      this.queue === null || this.queue.length === 0
+    ) {
+      if (!this.s.congested && this.inflight.size < this.window) {
+        this.sendTransient({ message: m, qos, retain, subscriptionIds }, cache);
+        return;
+      }
+    }
+    const q = this.queue ??= [];
+    if (q.length >= this.s.ctx.options.maxQueuedMessagesPerSession) {
+      c.droppedQueueFull++;
+      if (this.s.ctx.options.queueOverflowPolicy === "drop-newest") return;
+      q.shift();
+    }
+    q.push({ message: m, qos, retain, subscriptionIds });
+  }
+
+  private sendTransient(item: QueuedItem, cache: PublishEncodingCache | null): void {
+    const id = this.allocPacketId();
+    this.inflight.set(id, { seq: 0, qos: item.qos, released: false, message: item.message });
+    const c = cache ?? new PublishEncodingCache(item.message, this.s.ctx.nowMs());
+    if (!this.sendPublish(c, item.qos, item.retain, item.subscriptionIds, id, false)) {
+      this.inflight.delete(id);
+    }
+  }
+
+  private allocPacketId(): number {
+    for (let i = 0; i < 65535; i++) {
+      const id = this.nextPacketId;
+      this.nextPacketId = id === 65535 ? 1 : id + 1;
+      if (!this.inflight.has(id)) return id;
+    }
+    throw new Error("no free packet identifier (65535 in flight)");
+  }
+
+  /**
+   * Writes one PUBLISH. Returns false when it was not sent: expired, denied
+   * by the ACL, or larger than the client's Maximum Packet Size.
+   */
+  sendPublish(
+    cache: PublishEncodingCache,
+    qos: 0 | 1 | 2,
+    retain: boolean,
+    subscriptionIds: readonly number[],
+    packetId: number,
+    dup: boolean,
+  ): boolean {
+    const s = this.s;
+    const m = cache.message;
+    const c = s.ctx.counters;
+    if (m.expiresAtMs !== null && m.expiresAtMs <= cache.nowMs) {
+      c.droppedExpired++;
+      return false;
+    }
+    if (!s.ctx.acl.checkDeliver(s.aclContext, m.topic)) {
+      c.droppedDenied++;
+      return false;
+    }
+    let topicAlias = 0;
+    let sendTopicWithAlias = false;
+    if (s.clientTopicAliasMaximum > 0) {
+      const aliases = this.aliases ??= new Map();
+      const known = aliases.get(m.topic);
+      if (known !== undefined) topicAlias = known;
+      else if (aliases.size < s.clientTopicAliasMaximum) {
+        topicAlias = aliases.size + 1;
+        sendTopicWithAlias = true;
+      }
+    }
+    const version = s.version ?? 4;
+    const bytes = encodeOutgoingPublish(version, cache, {
+      qos,
+      retain,
+      packetId,
+      dup,
+      subscriptionIds: version === 5 ? subscriptionIds : NO_IDS,
+      topicAlias,
+      sendTopicWithAlias,
+    });
+    if (s.clientMaxPacketBytes > 0 && bytes.length > s.clientMaxPacketBytes) {
+      c.droppedTooLarge++;
+      return false;
+    }
+    if (sendTopicWithAlias) this.aliases!.set(m.topic, topicAlias);
+    c.publishesOut++;
+    if (!s.conn.write(bytes)) s.congested = true;
+    return true;
+  }
+
+  /** PUBACK from the client. Unknown ids are ignored. */
+  onPuback(packetId: number): void {
+    const e = this.inflight.get(packetId);
+    if (e === undefined || e.qos !== 1) {
+      this.s.ctx.log.debug("session.unexpected_puback", { clientId: this.s.clientId, packetId });
+      return;
+    }
+    this.complete(packetId, e);
+  }
+
+  /** PUBREC from the client: reply PUBREL (persisting the released state). */
+  onPubrec(packetId: number, reasonCode: number): void {
+    const s = this.s;
+    const e = this.inflight.get(packetId);
+    if (e === undefined || e.qos !== 2) {
+      if (s.version === 5) {
+        s.conn.write(encodeAck(6, 5, packetId, ReasonCode.PACKET_ID_NOT_FOUND));
+      }
+      return;
+    }
+    if (reasonCode >= 0x80) {
+      this.complete(packetId, e);
+      return;
+    }
+    if (!e.released) {
+      e.released = true;
+      if (this.persistent) {
+        s.ctx.inbox.markReleased(s.clientKey, e.seq).catch((err) => s.storeFailed(err));
+      }
+    }
+    s.conn.write(encodeAck(6, s.version ?? 4, packetId));
+  }
+
+  /** PUBCOMP from the client. */
+  onPubcomp(packetId: number): void {
+    const e = this.inflight.get(packetId);
+    if (e === undefined || !e.released) {
+      this.s.ctx.log.debug("session.unexpected_pubcomp", { clientId: this.s.clientId, packetId });
+      return;
+    }
+    this.complete(packetId, e);
+  }
+
+  private complete(packetId: number, e: InflightEntry): void {
+    this.inflight.delete(packetId);
+    const s = this.s;
+    if (this.persistent) {
+      s.ctx.inbox.remove(s.clientKey, [e.seq]).catch((err) => s.storeFailed(err));
+    }
+    this.pump();
+  }
+
+  /** Sends what waits (after an ack, a drain, or new inbox entries). */
+  pump(): void {
+    if (this.disposed || this.s.congested) return;
+    if (this.persistent) {
+      this.pumpInbox();
+      return;
+    }
+    const q = this.queue;
+    if (q === null) return;
+    while (q.length > 0 && this.inflight.size < this.window && !this.s.congested) {
+      this.sendTransient(q.shift()!, null);
+    }
+  }
+
+  /**
+   * A message was appended to this session's inbox with `seq`. Sent at once
+   * when the session is caught up, else picked up by the next inbox read.
+   */
+  onInboxAppended(
+    seq: number,
+    cache: PublishEncodingCache,
+    qos: 1 | 2,
+    retain: boolean,
+    ids: readonly number[],
+  ): void {
+    if (this.disposed) return;
+    if (
+      !this.reading && !this.dirty && seq === this.cursorSeq + 1 && !this.s.congested &&
+      this.inflight.size < this.window && this.withinIdSpan(seq)
+    ) {
+      this.cursorSeq = seq;
+      this.sendEntry(seq, cache, qos, retain, ids, false);
+      return;
+    }
+    this.dirty = true;
+    this.pump();
+  }
+
+  private withinIdSpan(seq: number): boolean {
+    for (const e of this.inflight.values()) if (seq - e.seq >= 65535) return false;
+    return true;
+  }
+
+  private sendEntry(
+    seq: number,
+    cache: PublishEncodingCache,
+    qos: 0 | 1 | 2,
+    retain: boolean,
+    ids: readonly number[],
+    dup: boolean,
+  ): void {
+    const s = this.s;
+    if (qos === 0) {
+      this.sendPublish(cache, 0, retain, ids, 0, false);
+      s.ctx.inbox.remove(s.clientKey, [seq]).catch((err) => s.storeFailed(err));
+      return;
+    }
+    const id = packetIdForSeq(seq);
+    this.inflight.set(id, { seq, qos, released: false, message: null });
+    const hw = s.ctx.sentHighWater;
+    if ((hw.get(s.keyString) ?? 0) < seq) hw.set(s.keyString, seq);
+    if (!this.sendPublish(cache, qos, retain, ids, id, dup)) {
+      this.inflight.delete(id);
+      s.ctx.inbox.remove(s.clientKey, [seq]).catch((err) => s.storeFailed(err));
+    }
+  }
+
+  private pumpInbox(): void {
+    const room = this.window - this.inflight.size;
+    if (this.reading || !this.dirty || room <= 0) return;
+    const s = this.s;
+    this.reading = true;
+    this.dirty = false;
+    const now = s.ctx.nowMs();
+    s.ctx.inbox.read(s.clientKey, this.cursorSeq, room, now).then((entries) => {
+      this.reading = false;
+      if (this.disposed) return;
+      this.sendEntries(entries, now);
+      if (entries.length >= room) this.dirty = true;
+      this.pump();
+    }, (err) => {
+      this.reading = false;
+      s.storeFailed(err);
+    });
+  }
+
+  private sendEntries(entries: readonly InboxEntry[], now: number): void {
+    const s = this.s;
+    const sentBefore = s.ctx.sentHighWater.get(s.keyString) ?? 0;
+    for (const e of entries) {
+      if (e.seq <= this.cursorSeq) continue;
+      if (!this.withinIdSpan(e.seq) || s.congested || this.inflight.size >= this.window) {
+        this.dirty = true;
+        return;
+      }
+      this.cursorSeq = e.seq;
+      if (e.state === "released") {
+        const id = packetIdForSeq(e.seq);
+        this.inflight.set(id, { seq: e.seq, qos: 2, released: true, message: null });
+        s.conn.write(encodeAck(6, s.version ?? 4, id));
+        continue;
+      }
+      const cache = new PublishEncodingCache(e.message, now);
+      this.sendEntry(e.seq, cache, e.qos, e.retain, e.subscriptionIds, e.seq <= sentBefore);
+    }
+  }
+}

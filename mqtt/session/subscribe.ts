@@ -1,0 +1,212 @@
+/**
+ * SUBSCRIBE and UNSUBSCRIBE: filter validation and limits, ACL, durable
+ * routes (dist) and inbox subscriptions (persistent sessions), SUBACK /
+ * UNSUBACK, then retained messages per retain handling.
+ *
+ * A rejected filter gets its own failure code (v3 0x80; v5 0x8F invalid,
+ * 0x87 not authorized, 0x97 quota, 0x9E shared / 0xA2 wildcard not
+ * available); the others in the same packet are still granted.
+ *
+ * @module
+ */
+import type { Route } from "../../stores/dist/distStore.ts";
+import { parseSharedFilter } from "../../stores/dist/topicValidation.ts";
+import { InboxLimitError } from "../../stores/inbox/inboxStore.ts";
+import type { StoredMessage, SubscriptionOptions } from "../../stores/message.ts";
+import { encodeSuback, encodeUnsuback } from "../codec/encode.ts";
+import {
+  MqttProtocolError,
+  ReasonCode,
+  type SubscribePacket,
+  type UnsubscribePacket,
+} from "../codec/types.ts";
+import { PublishEncodingCache } from "./publishEncoding.ts";
+import type { Session } from "./session.ts";
+
+interface Granted {
+  full: string;
+  filter: string;
+  group: string | null;
+  options: SubscriptionOptions;
+  existed: boolean;
+  /** Index in the SUBACK codes. */
+  index: number;
+}
+
+/** Handles SUBSCRIBE; resolves after SUBACK and the retained messages. */
+export async function handleSubscribe(s: Session, p: SubscribePacket): Promise<void> {
+  const ctx = s.ctx;
+  const o = ctx.options;
+  const v5 = s.version === 5;
+  const subId = p.properties.subscriptionIdentifiers?.[0] ?? null;
+  if (subId !== null && !o.subscriptionIdentifierAvailable) {
+    throw new MqttProtocolError(
+      ReasonCode.SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED,
+      "subscription identifiers are not available",
+    );
+  }
+  const subs = s.subscriptions ??= new Map();
+  const codes: number[] = [];
+  const granted: Granted[] = [];
+  let added = 0;
+  const fail = (filter: string, v5Code: number, reason: string) => {
+    codes.push(v5 ? v5Code : 0x80);
+    ctx.logBadInput("session.subscribe_refused", { clientId: s.clientId, filter, reason });
+  };
+  for (let i = 0; i < p.subscriptions.length; i++) {
+    const req = p.subscriptions[i];
+    if (i >= o.maxFiltersPerSubscribe) {
+      fail(
+        req.filter,
+        ReasonCode.QUOTA_EXCEEDED,
+        `more than maxFiltersPerSubscribe=${o.maxFiltersPerSubscribe}`,
+      );
+      continue;
+    }
+    const parsed = parseSharedFilter(req.filter, o);
+    if (!parsed.ok) {
+      fail(req.filter, ReasonCode.TOPIC_FILTER_INVALID, parsed.error);
+      continue;
+    }
+    if (parsed.group !== null) {
+      if (v5 && req.noLocal) {
+        throw new MqttProtocolError(
+          ReasonCode.PROTOCOL_ERROR,
+          `no-local on shared subscription ${req.filter}`,
+        );
+      }
+      if (!o.sharedSubscriptionAvailable) {
+        fail(
+          req.filter,
+          ReasonCode.SHARED_SUBSCRIPTIONS_NOT_SUPPORTED,
+          "shared subscriptions disabled",
+        );
+        continue;
+      }
+    }
+    if (!o.wildcardSubscriptionAvailable && /[+#]/.test(parsed.filter)) {
+      fail(req.filter, ReasonCode.WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED, "wildcards disabled");
+      continue;
+    }
+    if (!ctx.acl.checkSubscribe(s.aclContext, req.filter)) {
+      fail(req.filter, ReasonCode.NOT_AUTHORIZED, "subscribe not authorized");
+      continue;
+    }
+    const existed = subs.has(req.filter) || granted.some((g) => g.full === req.filter);
+    if (!existed && subs.size + added >= o.maxSubscriptionsPerSession) {
+      fail(
+        req.filter,
+        ReasonCode.QUOTA_EXCEEDED,
+        `more than maxSubscriptionsPerSession=${o.maxSubscriptionsPerSession}`,
+      );
+      continue;
+    }
+    if (!existed) added++;
+    granted.push({
+      full: req.filter,
+      filter: parsed.filter,
+      group: parsed.group,
+      options: {
+        qos: req.qos,
+        noLocal: req.noLocal,
+        retainAsPublished: req.retainAsPublished,
+        retainHandling: req.retainHandling,
+        subscriptionId: subId,
+      },
+      existed: subs.has(req.filter),
+      index: codes.length,
+    });
+    codes.push(req.qos);
+  }
+  if (granted.length > 0) {
+    const routes: Route[] = granted.map((g) => ({
+      tenant: s.tenant,
+      filter: g.filter,
+      shareGroup: g.group,
+      receiverId: s.receiverId,
+      options: g.options,
+      incarnation: s.incarnation,
+    }));
+    const work: Promise<unknown>[] = [];
+    if (s.persistent) {
+      work.push(ctx.inbox.putSubscriptions(
+        s.clientKey,
+        s.incarnation,
+        granted.map((g) => ({ filter: g.full, options: g.options })),
+      ));
+    }
+    try {
+      await Promise.all(work);
+      await ctx.dist.addRoutes(routes);
+    } catch (err) {
+      if (!(err instanceof InboxLimitError)) throw err;
+      for (const g of granted) codes[g.index] = v5 ? ReasonCode.QUOTA_EXCEEDED : 0x80;
+      granted.length = 0;
+    }
+  }
+  if (s.isClosed()) return;
+  for (const g of granted) subs.set(g.full, g.options);
+  s.conn.write(encodeSuback(s.version ?? 4, p.packetId, codes));
+  for (const g of granted) {
+    const rh = g.options.retainHandling;
+    if (g.group !== null || rh === 2 || (rh === 1 && g.existed)) continue;
+    const retained = await ctx.retain.match(
+      s.tenant,
+      g.filter,
+      ctx.nowMs(),
+      o.maxRetainedPerSubscribe,
+    );
+    if (s.isClosed()) return;
+    for (const m of retained) await deliverRetained(s, m, g.options);
+  }
+}
+
+/** Sends a retained message for a new subscription (RETAIN=1); persistent QoS>0 go through the inbox. */
+async function deliverRetained(
+  s: Session,
+  m: StoredMessage,
+  options: SubscriptionOptions,
+): Promise<void> {
+  const qos = Math.min(m.qos, options.qos) as 0 | 1 | 2;
+  const ids = options.subscriptionId !== null ? [options.subscriptionId] : [];
+  const out = s.out;
+  if (out === null || s.isClosed()) return;
+  const now = s.ctx.nowMs();
+  if (qos === 0 || !s.persistent) {
+    out.deliver(new PublishEncodingCache(m, now), qos, true, ids);
+    return;
+  }
+  const [r] = await s.ctx.inbox.enqueue([{
+    key: s.clientKey,
+    incarnation: s.incarnation,
+    message: m,
+    qos,
+    retain: true,
+    subscriptionIds: ids,
+  }]);
+  if (r.ok) out.onInboxAppended(r.seq, new PublishEncodingCache(m, s.ctx.nowMs()), qos, true, ids);
+}
+
+/** Handles UNSUBSCRIBE; resolves after UNSUBACK. */
+export async function handleUnsubscribe(s: Session, p: UnsubscribePacket): Promise<void> {
+  const ctx = s.ctx;
+  const v5 = s.version === 5;
+  const codes: number[] = [];
+  const removed: string[] = [];
+  for (const f of p.filters) {
+    if (!parseSharedFilter(f, ctx.options).ok) {
+      codes.push(ReasonCode.TOPIC_FILTER_INVALID);
+      continue;
+    }
+    const existed = s.subscriptions !== null && s.subscriptions.delete(f);
+    if (existed) removed.push(f);
+    codes.push(existed ? ReasonCode.SUCCESS : ReasonCode.NO_SUBSCRIPTION_EXISTED);
+  }
+  if (removed.length > 0) {
+    const work: Promise<unknown>[] = [ctx.dist.removeRoutes(s.routeRemovals(removed))];
+    if (s.persistent) work.push(ctx.inbox.removeSubscriptions(s.clientKey, s.incarnation, removed));
+    await Promise.all(work);
+  }
+  if (s.isClosed()) return;
+  s.conn.write(encodeUnsuback(s.version ?? 4, p.packetId, v5 ? codes : []));
+}
