@@ -16,7 +16,7 @@
  *   Trade-off: a reconnect storm of known clients costs a SHA-256 instead of
  *   145 ms of PBKDF2, but process memory then holds unsalted SHA-256 digests
  *   of recently used passwords. Set cacheMaxEntries to 0 to disable;
- * - reloads the file when its mtime or size changed, checked at most every
+ * - reloads the file when its mtime, size or inode changed, checked at most every
  *   `reloadCheckIntervalMs` when a CONNECT arrives (no timer). A file that no
  *   longer parses is logged (`auth.reload-failed`) and the old table kept.
  *
@@ -218,5 +218,7 @@ function sha256(bytes: Uint8Array): string {
 
 async function fileStamp(path: string): Promise<string> {
   const info = await Deno.stat(path);
-  return `${info.mtime?.getTime() ?? 0}:${info.size}`;
+  // The inode changes on every atomic replace (addUser, most editors), even
+  // within the same millisecond.
+  return `${info.mtime?.getTime() ?? 0}:${info.size}:${info.ino ?? 0}`;
 }
