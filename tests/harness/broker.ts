@@ -165,6 +165,8 @@ function mosquittoConf(o: BrokerOptions, dataDir: string, tcp: number, ws?: numb
     "autosave_interval 1",
     "autosave_on_changes true",
     "log_dest stdout",
+    // as root, mosquitto drops to user "mosquitto" and then cannot write the temp dir
+    ...(Deno.uid() === 0 ? ["user root"] : []),
     "log_type error",
     "log_type warning",
     "log_type notice",
