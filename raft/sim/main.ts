@@ -1,0 +1,100 @@
+/**
+ * CLI of the Raft simulator.
+ *
+ *   deno task sim --seeds N --start S     run seeds S … S+N−1
+ *   deno task sim --seed S --trace        replay one seed with its event trace
+ *   (add --messages to trace every message; --ticks T for the safety phase)
+ *
+ * The last line is `sim: N seeds, V violations`; the exit code is 1 when V > 0.
+ *
+ * @module
+ */
+
+import { runSimulation, type SimResult } from "./simulation.ts";
+
+interface Args {
+  seeds: number;
+  start: number;
+  trace: boolean;
+  messages: boolean;
+  ticks: number | undefined;
+  quiet: boolean;
+  bootstrapIndex: 0 | 1;
+}
+
+function parseArgs(argv: readonly string[]): Args {
+  const a: Args = {
+    seeds: 100,
+    start: 0,
+    trace: false,
+    messages: false,
+    ticks: undefined,
+    quiet: false,
+  };
+  const num = (i: number, flag: string): number => {
+    const v = Number(argv[i]);
+    if (!Number.isSafeInteger(v) || v < 0) {
+      throw new RangeError(`${flag} needs a non-negative integer, got ${argv[i]}`);
+    }
+    return v;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const f = argv[i];
+    if (f === "--seeds") a.seeds = num(++i, f);
+    else if (f === "--start") a.start = num(++i, f);
+    else if (f === "--seed") {
+      a.start = num(++i, f);
+      a.seeds = 1;
+    } else if (f === "--trace") a.trace = true;
+    else if (f === "--messages") a.messages = true;
+    else if (f === "--ticks") a.ticks = num(++i, f);
+    else if (f === "--quiet") a.quiet = true;
+    else if (f === "--bootstrap-index") {
+      const v = num(++i, f);
+      if (v !== 0 && v !== 1) throw new RangeError(`--bootstrap-index is 0 or 1, got ${v}`);
+      a.bootstrapIndex = v;
+    } else {throw new RangeError(
+        `unknown argument ${f} (use --seeds N --start S | --seed S --trace [--messages])`,
+      );}
+  }
+  return a;
+}
+
+/** Runs the CLI; returns the exit code. */
+export function main(argv: readonly string[]): number {
+  const args = parseArgs(argv);
+  let violations = 0;
+  let inconclusive = 0;
+  const startedMs = performance.now();
+  for (let seed = args.start; seed < args.start + args.seeds; seed++) {
+    const r: SimResult = runSimulation({
+      seed,
+      trace: args.trace ? (line) => console.log(line) : undefined,
+      traceMessages: args.messages,
+      safetyTicks: args.ticks,
+      bootstrapIndex: args.bootstrapIndex,
+    });
+    if (r.inconclusive) {
+      inconclusive++;
+      console.log(`seed ${seed}: linearizability check inconclusive (search budget exhausted)`);
+    }
+    if (r.violation !== null) {
+      violations++;
+      console.log(`seed ${seed}: VIOLATION ${r.violation}`);
+      console.log(`  replay: deno task sim --seed ${seed} --trace`);
+    } else if (args.trace || (!args.quiet && args.seeds <= 20)) {
+      console.log(`seed ${seed}: ok ${JSON.stringify(r.stats)}`);
+    }
+    if (!args.quiet && args.seeds > 20 && (seed - args.start + 1) % 500 === 0) {
+      const s = ((performance.now() - startedMs) / 1000).toFixed(1);
+      console.log(`… ${seed - args.start + 1} seeds in ${s} s, ${violations} violations`);
+    }
+  }
+  const s = ((performance.now() - startedMs) / 1000).toFixed(1);
+  if (inconclusive > 0) console.log(`(${inconclusive} inconclusive linearizability checks)`);
+  console.log(`(${s} s)`);
+  console.log(`sim: ${args.seeds} seeds, ${violations} violations`);
+  return violations > 0 ? 1 : 0;
+}
+
+if (import.meta.main) Deno.exit(main(Deno.args));
