@@ -75,6 +75,11 @@ export interface RaftDriverOptions {
   readonly maxRoundsPerRun?: number;
   /** Clock for deadlines. Default Date.now. */
   readonly now?: () => number;
+  /**
+   * Called once when a log write fails; the driver has stopped (fail-stop:
+   * a replica that cannot persist must not vote or acknowledge). Default: no-op.
+   */
+  readonly onFatal?: (error: Error) => void;
 }
 
 interface PendingProposal {
@@ -138,6 +143,7 @@ export class RaftDriver {
   #readSeq = 0;
   /** Last time (clock ms) any batch arrived from each peer. */
   readonly #lastHeardMs = new Map<ReplicaId, number>();
+  #fatalError: Error | null = null;
   /** Loop iterations that persisted something (one LogStore.write each). */
   persistBatches = 0;
 
@@ -151,11 +157,24 @@ export class RaftDriver {
       snapshotEntries: 10_000,
       maxRoundsPerRun: 64,
       now: Date.now,
+      onFatal: () => {},
       ...options,
       raftConfig: options.raftConfig ?? {},
       seed: options.seed ?? hashString(options.nodeId),
     };
     options.transport.onReceive((from, batch) => this.#receive(from, batch));
+  }
+
+  /** The error that stopped the driver (a failed log write), if any. */
+  get fatalError(): Error | null {
+    return this.#fatalError;
+  }
+
+  #fatal(e: unknown): void {
+    const err = e instanceof Error ? e : new Error(String(e));
+    this.#fatalError = err;
+    this.stop();
+    this.#opts.onFatal(err);
   }
 
   /** Starts the tick timer (no-op when tickIntervalMs is 0). */
@@ -172,8 +191,9 @@ export class RaftDriver {
     if (this.#timer !== null) clearInterval(this.#timer);
     this.#timer = null;
     this.#opts.transport.close();
+    const fatal = this.#fatalError;
     for (const g of this.#groups.values()) {
-      this.#failAll(g, () => new RaftTimeoutError("driver stopped", 0));
+      this.#failAll(g, () => fatal ?? new RaftTimeoutError("driver stopped", 0));
     }
   }
 
@@ -288,6 +308,10 @@ export class RaftDriver {
     }
     const now = this.#opts.now();
     const position = pos;
+    // An older proposal at the same index was truncated from our log.
+    g.proposals.get(position.index)?.reject(
+      new ProposalDroppedError(`entry ${position.index} was overwritten`),
+    );
     const promise = new Promise<unknown>((resolve, reject) => {
       g.proposals.set(position.index, {
         term: position.term,
@@ -433,7 +457,13 @@ export class RaftDriver {
       });
     }
     if (batch.length > 0) {
-      this.#opts.logStore.write(batch);
+      try {
+        this.#opts.logStore.write(batch);
+      } catch (e) {
+        // Fail-stop: nothing of this Ready may be sent or applied.
+        this.#fatal(e);
+        return false;
+      }
       this.persistBatches++;
     }
 

@@ -190,3 +190,22 @@ Deno.test("driver: snapshots compact the log and a restarted replica restores it
   strictEqual(d2.status("g1").raftState, "follower");
   stopAll(c);
 });
+
+Deno.test("driver: a failing log write stops the driver and fails pending requests", async () => {
+  const c = cluster();
+  await tickUntil(c, () => leaderOf(c, "g1") !== null);
+  const leader = leaderOf(c, "g1")!;
+  const d = c.drivers.get(leader)!;
+  const store = c.stores.get(leader)!;
+  const original = store.write.bind(store);
+  let fatal: Error | null = null;
+  store.write = () => {
+    throw new Error("disk full");
+  };
+  const p = d.propose("g1", enc.encode("x=1"));
+  await rejects(p, /disk full/);
+  fatal = d.fatalError;
+  ok(fatal !== null && fatal.message === "disk full");
+  store.write = original;
+  stopAll(c);
+});
