@@ -395,3 +395,43 @@ export function text(p: mqttPacket.Packet): string {
   if (p.cmd !== "publish") throw new Error(`expected publish, got ${p.cmd}`);
   return typeof p.payload === "string" ? p.payload : new TextDecoder().decode(p.payload);
 }
+
+/** A hand-built CONNECT (for what mqtt-packet refuses to generate). v5 gets an empty property block. */
+export function rawConnect(opts: {
+  name?: string;
+  level?: number;
+  flags?: number;
+  keepAlive?: number;
+  clientId?: string;
+  /** Bytes after the client id (will, user name, password). */
+  tail?: number[];
+  /** v5 CONNECT properties (encoded, without length). */
+  properties?: number[];
+}): Uint8Array {
+  const enc = new TextEncoder();
+  const name = enc.encode(opts.name ?? "MQTT");
+  const level = opts.level ?? 4;
+  const id = enc.encode(opts.clientId ?? "c");
+  const body: number[] = [name.length >> 8, name.length & 0xff, ...name, level, opts.flags ?? 0x02];
+  const ka = opts.keepAlive ?? 60;
+  body.push(ka >> 8, ka & 0xff);
+  if (level === 5) {
+    const p = opts.properties ?? [];
+    body.push(p.length, ...p);
+  }
+  body.push(id.length >> 8, id.length & 0xff, ...id, ...(opts.tail ?? []));
+  return framePacket(0x10, body);
+}
+
+/** Fixed header + body. */
+export function framePacket(firstByte: number, body: number[]): Uint8Array {
+  const len: number[] = [];
+  let n = body.length;
+  do {
+    let b = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) b |= 0x80;
+    len.push(b);
+  } while (n > 0);
+  return new Uint8Array([firstByte, ...len, ...body]);
+}
