@@ -19,8 +19,13 @@ import type { SessionOwner } from "../../stores/sessions/sessionRegistry.ts";
 import { parseSharedFilter } from "../../stores/dist/topicValidation.ts";
 import type { RouteRemoval } from "../../stores/dist/distStore.ts";
 import type { ConnectionEvents, FrameError, MqttConnection } from "../transport/types.ts";
-import { decodeClientPacket, decodePublish, fixedHeaderBytes } from "../codec/decode.ts";
-import { encodeAck, encodeDisconnect, PINGRESP } from "../codec/encode.ts";
+import {
+  decodeClientPacket,
+  decodePublish,
+  fixedHeaderBytes,
+  UnsupportedProtocolError,
+} from "../codec/decode.ts";
+import { encodeAck, encodeConnack, encodeDisconnect, PINGRESP } from "../codec/encode.ts";
 import {
   MqttProtocolError,
   type ProtocolVersion,
@@ -215,6 +220,21 @@ export class Session implements ConnectionEvents {
   /** Handles an error thrown by a packet handler: protocol errors close cleanly. */
   fail(err: unknown): void {
     if (this.phase === "closed") return;
+    if (err instanceof UnsupportedProtocolError) {
+      // Answer in a form the client can read: v5 CONNACK 0x84, else v3 CONNACK 0x01.
+      const v5 = err.level === 5;
+      this.ctx.counters.connectsRejected++;
+      this.ctx.logBadInput("session.unsupported_protocol", {
+        remoteAddress: this.conn.remoteAddress,
+        reason: err.message,
+      });
+      this.conn.write(
+        encodeConnack(v5 ? 5 : 4, false, v5 ? ReasonCode.UNSUPPORTED_PROTOCOL_VERSION : 1, null),
+      );
+      this.end("protocol-error");
+      this.conn.end();
+      return;
+    }
     if (err instanceof MqttProtocolError) {
       this.ctx.logBadInput("session.protocol_error", {
         clientId: this.clientId,
