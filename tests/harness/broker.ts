@@ -471,3 +471,23 @@ export function edgemqStep(
 ): Promise<boolean> {
   return t.step({ name, ignore: IS_MOSQUITTO, fn });
 }
+
+/**
+ * Add USER with PASSWORD to a password file: `main.ts passwd FILE USER` with
+ * EDGEMQ_PASSWORD for edgemq, `mosquitto_passwd -b` for mosquitto.
+ */
+export async function addPasswordUser(file: string, user: string, password: string): Promise<void> {
+  if (BROKER_MODE === "edgemq") {
+    const r = await runCli(["passwd", file, user], { EDGEMQ_PASSWORD: password });
+    if (r.code !== 0) throw new Error(`passwd ${user} exited ${r.code}: ${r.output}`);
+    return;
+  }
+  const exists = await Deno.stat(file).then(() => true, () => false);
+  const out = await new Deno.Command("mosquitto_passwd", {
+    args: [...(exists ? [] : ["-c"]), "-b", file, user, password],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (out.code !== 0) throw new Error(`mosquitto_passwd exited ${out.code}`);
+}

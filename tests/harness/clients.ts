@@ -217,3 +217,24 @@ export function waitEvent<T extends unknown[] = unknown[]>(
     (client as unknown as { once(e: string, f: (...a: unknown[]) => void): void }).once(event, on);
   });
 }
+
+/**
+ * Publish and return the v5 PUBACK/PUBREC reason code (0 on success). MQTT.js
+ * rejects a publish whose acknowledgement carries an error reason; this returns it.
+ */
+export async function publishReason(
+  client: MqttClient,
+  topic: string,
+  payload: string,
+  opts: { qos: 1 | 2; retain?: boolean },
+): Promise<number> {
+  try {
+    const p = await client.publishAsync(topic, payload, opts);
+    const rc = (p as { reasonCode?: number } | undefined)?.reasonCode;
+    return rc ?? 0;
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "number") return code;
+    throw e;
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * End to end: password-file authentication (users created with the CLI) and ACLs
+ * on publish, subscribe and delivery, with MQTT.js and the mosquitto clients.
+ */
+
+import { assert, assertEquals, assertRejects } from "./harness/assert.ts";
+import { addPasswordUser, edgemqStep, sleep, startBroker } from "./harness/broker.ts";
+import {
+  closeClient,
+  connectClient,
+  Inbox,
+  type MqttClient,
+  publishReason,
+  uniqueId,
+} from "./harness/clients.ts";
+import { MosqSub, mosqPub } from "./harness/mosquittoCli.ts";
+import { RawClient } from "./harness/raw.ts";
+
+const USERS: Record<string, string> = { alice: "alice-pw-1", bob: "bob-pw-2", carol: "carol-pw-3" };
+
+Deno.test("password file authentication and ACLs", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "edgemq-e2e-auth-" });
+  const passwordFile = `${dir}/passwd`;
+  for (const [u, p] of Object.entries(USERS)) await addPasswordUser(passwordFile, u, p);
+  const b = await startBroker({
+    allowAnonymous: false,
+    passwordFile,
+    acl: [
+      { user: "alice", action: "publish", topic: "secret/#", allow: false },
+      { action: "subscribe", topic: "test/nosubscribe", allow: false },
+      { user: "bob", action: "subscribe", topic: "filt/private", allow: false },
+      { action: "all", topic: "users/%u/#", allow: true },
+      { action: "all", topic: "users/#", allow: false },
+    ],
+    aclDefault: "allow",
+  });
+  const open: MqttClient[] = [];
+  const as = async (user: string, v: 4 | 5 = 5) => {
+    const c = await connectClient(b, { protocolVersion: v, username: user, password: USERS[user] });
+    open.push(c);
+    return c;
+  };
+  try {
+    for (const v of [4, 5] as const) {
+      const tag = v === 4 ? "v3.1.1" : "v5";
+      await t.step(`${tag}: a user from the password file connects with the right password`, async () => {
+        const c = await as("alice", v);
+        assert(c.connected);
+        await closeClient(c);
+      });
+
+      await t.step(`${tag}: a wrong password, an unknown user and no credentials are refused`, async () => {
+        const cases = [
+          { username: "alice", password: "wrong" },
+          { username: "mallory", password: "x" },
+          {},
+        ];
+        for (const creds of cases) {
+          const { client, connack } = await RawClient.connect(b.tcpPort, {
+            clientId: uniqueId("auth"),
+            protocolVersion: v,
+            ...creds,
+          });
+          if (v === 4) {
+            assert([4, 5].includes(connack.returnCode ?? -1), `CONNACK return code ${connack.returnCode}`);
+          } else {
+            assert([0x86, 0x87].includes(connack.reasonCode ?? -1), `CONNACK reason ${connack.reasonCode}`);
+          }
+          await client.waitClosed(3000);
+        }
+      });
+    }
+
+    await t.step("MQTT.js reports a refused connection as an error", async () => {
+      await assertRejects(() =>
+        connectClient(b, { protocolVersion: 5, username: "bob", password: "nope" })
+      );
+    });
+
+    for (const version of ["mqttv31", "mqttv311", "mqttv5"] as const) {
+      await t.step(`${version}: mosquitto_pub/sub authenticate with -u/-P; a wrong password fails`, async () => {
+        const topic = `auth/${uniqueId()}`;
+        const s = await MosqSub.start(b, topic, { version, qos: 1, user: "bob", password: USERS.bob });
+        try {
+          const ok = await mosqPub(b, topic, "hi", { version, qos: 1, user: "alice", password: USERS.alice });
+          assertEquals(ok.code, 0, ok.output);
+          assertEquals((await s.waitCount(1))[0].payload, "hi");
+          const bad = await mosqPub(b, topic, "no", { version, qos: 1, user: "alice", password: "bad" });
+          assert(bad.code !== 0, "mosquitto_pub with a bad password must fail");
+        } finally {
+          await s.stop();
+        }
+      });
+    }
+
+    await edgemqStep(t, "v5: a denied publish gets PUBACK 0x87 and is not delivered", async () => {
+      const bob = await as("bob");
+      const inbox = new Inbox(bob);
+      await bob.subscribeAsync("secret/#", { qos: 1 });
+      const alice = await as("alice");
+      assertEquals(await publishReason(alice, "secret/plan", "x", { qos: 1 }), 0x87);
+      await inbox.expectNone(500);
+      await bob.publishAsync("secret/plan", "by-bob", { qos: 1 });
+      assertEquals((await inbox.next()).payload, "by-bob");
+      await closeClient(alice);
+      await closeClient(bob);
+    });
+
+    await edgemqStep(t, "v3.1.1: a denied publish is not delivered and the client is told or disconnected", async () => {
+      const bob = await as("bob", 4);
+      const inbox = new Inbox(bob);
+      await bob.subscribeAsync("secret/#", { qos: 1 });
+      const alice = await as("alice", 4);
+      await alice.publishAsync("secret/v3", "x", { qos: 1 }).catch(() => {});
+      await inbox.expectNone(500);
+      alice.end(true);
+      await closeClient(bob);
+    });
+
+    await edgemqStep(t, "a denied subscription gets SUBACK 0x80 (v3.1.1) and 0x87 (v5)", async () => {
+      for (const v of [4, 5] as const) {
+        const c = await as("carol", v);
+        const granted = await c.subscribeAsync(["test/nosubscribe", "test/ok"], { qos: 1 });
+        assertEquals(granted.map((g) => g.qos), [v === 4 ? 0x80 : 0x87, 1]);
+        await closeClient(c);
+      }
+    });
+
+    await edgemqStep(t, "a client never receives messages on a topic it may not subscribe to", async () => {
+      const bob = await as("bob");
+      const inbox = new Inbox(bob);
+      await bob.subscribeAsync("filt/#", { qos: 1 }).catch(() => []);
+      const alice = await as("alice");
+      await alice.publishAsync("filt/private", "p", { qos: 1 });
+      await alice.publishAsync("filt/public", "q", { qos: 1 });
+      await sleep(500);
+      assert(!inbox.messages.some((m) => m.topic === "filt/private"), "filt/private delivered to bob");
+      await closeClient(alice);
+      await closeClient(bob);
+    });
+
+    await edgemqStep(t, "%u in an ACL topic stands for the user name", async () => {
+      const alice = await as("alice");
+      const inbox = new Inbox(alice);
+      const g = await alice.subscribeAsync(["users/alice/#", "users/bob/#"], { qos: 1 });
+      assertEquals(g.map((x) => x.qos), [1, 0x87]);
+      assertEquals(await publishReason(alice, "users/bob/inbox", "x", { qos: 1 }), 0x87);
+      await alice.publishAsync("users/alice/inbox", "mine", { qos: 1 });
+      assertEquals((await inbox.next()).payload, "mine");
+      await inbox.expectNone(300);
+      await closeClient(alice);
+    });
+  } finally {
+    for (const c of open) c.end(true);
+    await b.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
