@@ -56,6 +56,14 @@ export interface AclRule {
   allow: boolean;
 }
 
+/** PEM files of the TLS and WSS listeners. */
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+  caFile?: string;
+  requireClientCert?: boolean;
+}
+
 /** Options of {@link startBroker}. */
 export interface BrokerOptions {
   /** Reuse this data directory (restart tests). Default: a fresh temp dir. */
@@ -66,6 +74,12 @@ export interface BrokerOptions {
   wsPort?: number;
   /** Start the WebSocket listener. Default true. */
   ws?: boolean;
+  /** Start the TLS and WSS listeners with these PEM files. Default: off. */
+  tls?: TlsFiles;
+  /** Fixed TLS port (with tls). */
+  tlsPort?: number;
+  /** Fixed WSS port (with tls). */
+  wssPort?: number;
   /** `mqttServiceConfig.allowAnonymous`. Default true. */
   allowAnonymous?: boolean;
   /** `mqttServiceConfig.maxKeepAliveSeconds`. Default 60. */
@@ -98,6 +112,10 @@ export interface BrokerHandle {
   readonly tcpPort: number;
   /** WebSocket port (path `/mqtt`), or undefined when not enabled. */
   readonly wsPort: number | undefined;
+  /** TLS port, or undefined when not enabled. */
+  readonly tlsPort: number | undefined;
+  /** Secure WebSocket port (path `/mqtt`), or undefined when not enabled. */
+  readonly wssPort: number | undefined;
   readonly dataDir: string;
   /** Every stdout/stderr line so far (mosquitto lines as `{event:"text", text}`). */
   readonly logs: LogLine[];
@@ -141,6 +159,16 @@ export function edgemqConfig(o: BrokerOptions, dataDir: string): Record<string, 
     allowAnonymous: o.allowAnonymous ?? true,
     maxKeepAliveSeconds: o.maxKeepAliveSeconds ?? 60,
   };
+  if (o.tls !== undefined) {
+    const files = {
+      certFile: o.tls.certFile,
+      keyFile: o.tls.keyFile,
+      ...(o.tls.caFile !== undefined ? { caFile: o.tls.caFile } : {}),
+      requireClientCert: o.tls.requireClientCert ?? false,
+    };
+    mqtt.tlsListener = { enable: true, host: "127.0.0.1", port: o.tlsPort ?? 0, ...files };
+    mqtt.wssListener = { enable: true, host: "127.0.0.1", port: o.wssPort ?? 0, path: "/mqtt", ...files };
+  }
   if (o.passwordFile !== undefined) mqtt.passwordFile = o.passwordFile;
   if (o.acl !== undefined) mqtt.acl = o.acl;
   if (o.aclDefault !== undefined) mqtt.aclDefault = o.aclDefault;
@@ -152,7 +180,14 @@ export function edgemqConfig(o: BrokerOptions, dataDir: string): Record<string, 
   };
 }
 
-function mosquittoConf(o: BrokerOptions, dataDir: string, tcp: number, ws?: number): string {
+function mosquittoConf(
+  o: BrokerOptions,
+  dataDir: string,
+  tcp: number,
+  ws?: number,
+  tls?: number,
+  wss?: number,
+): string {
   const lines = [
     "per_listener_settings false",
     "allow_duplicate_messages false",
@@ -182,6 +217,16 @@ function mosquittoConf(o: BrokerOptions, dataDir: string, tcp: number, ws?: numb
   if (l.topicAliasMaximum !== undefined) lines.push(`max_topic_alias ${l.topicAliasMaximum}`);
   if (o.passwordFile !== undefined) lines.push(`password_file ${o.passwordFile}`);
   if (ws !== undefined) lines.push(`listener ${ws} 127.0.0.1`, "protocol websockets");
+  if (o.tls !== undefined) {
+    const files = [
+      `certfile ${o.tls.certFile}`,
+      `keyfile ${o.tls.keyFile}`,
+      ...(o.tls.caFile !== undefined ? [`cafile ${o.tls.caFile}`] : []),
+      `require_certificate ${o.tls.requireClientCert ? "true" : "false"}`,
+    ];
+    lines.push(`listener ${tls} 127.0.0.1`, ...files);
+    lines.push(`listener ${wss} 127.0.0.1`, "protocol websockets", ...files);
+  }
   return lines.join("\n") + "\n";
 }
 
@@ -244,6 +289,8 @@ export async function startBroker(options: BrokerOptions = {}): Promise<BrokerHa
   const wantWs = options.ws !== false;
   let tcpPort = options.tcpPort;
   let wsPort = options.wsPort;
+  let tlsPort = options.tlsPort;
+  let wssPort = options.wssPort;
   let cmd: Deno.Command;
   if (BROKER_MODE === "edgemq") {
     try {
@@ -264,10 +311,14 @@ export async function startBroker(options: BrokerOptions = {}): Promise<BrokerHa
   } else {
     tcpPort ??= await freePort();
     if (wantWs) wsPort ??= await freePort();
+    if (options.tls !== undefined) {
+      tlsPort ??= await freePort();
+      wssPort ??= await freePort();
+    }
     const file = `${confDir}/mosquitto.conf`;
     await Deno.writeTextFile(
       file,
-      mosquittoConf(options, dataDir, tcpPort, wantWs ? wsPort : undefined),
+      mosquittoConf(options, dataDir, tcpPort, wantWs ? wsPort : undefined, tlsPort, wssPort),
     );
     cmd = new Deno.Command("/usr/sbin/mosquitto", {
       args: ["-c", file],
@@ -335,6 +386,8 @@ export async function startBroker(options: BrokerOptions = {}): Promise<BrokerHa
     pid: child.pid,
     tcpPort: 0,
     wsPort: undefined as number | undefined,
+    tlsPort: undefined as number | undefined,
+    wssPort: undefined as number | undefined,
     dataDir,
     logs,
     options: { ...options },
@@ -391,6 +444,17 @@ export async function startBroker(options: BrokerOptions = {}): Promise<BrokerHa
         }
         wsPort = ws.port;
       }
+      if (options.tls !== undefined) {
+        const portOf = (name: string) => {
+          const l = logs.find((x) => x.event === "listener.started" && x.listener === name);
+          if (l === undefined || typeof l.port !== "number") {
+            throw new Error(`edgemq logged node.ready without a listener.started line for ${name}`);
+          }
+          return l.port;
+        };
+        tlsPort = portOf("tls");
+        wssPort = portOf("wss");
+      }
     } else {
       const deadline = Date.now() + timeoutMs;
       while (!(await canConnect(tcpPort!))) {
@@ -409,6 +473,10 @@ export async function startBroker(options: BrokerOptions = {}): Promise<BrokerHa
   }
   handle.tcpPort = tcpPort!;
   handle.wsPort = wantWs ? wsPort : undefined;
+  handle.tlsPort = options.tls !== undefined ? tlsPort : undefined;
+  handle.wssPort = options.tls !== undefined ? wssPort : undefined;
+  handle.options.tlsPort = tlsPort;
+  handle.options.wssPort = wssPort;
   handle.options.tcpPort = tcpPort;
   handle.options.wsPort = wsPort;
   handle.options.dataDir = dataDir;

@@ -12,20 +12,23 @@ import type { BrokerHandle } from "./broker.ts";
 export type { IClientOptions, IConnackPacket, IPublishPacket, MqttClient };
 
 /** Transport of an MQTT.js client. */
-export type Transport = "tcp" | "ws";
+export type Transport = "tcp" | "ws" | "tls" | "wss";
 
 /** Options of {@link connectClient}. */
 export interface ConnectOptions extends IClientOptions {
-  /** TCP (default) or WebSocket on path /mqtt. */
+  /** TCP (default), TLS, or (secure) WebSocket on path /mqtt. */
   transport?: Transport;
 }
 
 /** The URL of the broker's listener for a transport. */
 export function brokerUrl(b: BrokerHandle, transport: Transport = "tcp"): string {
-  if (transport === "ws") {
-    if (b.wsPort === undefined) throw new Error("broker has no WebSocket listener");
-    return `ws://127.0.0.1:${b.wsPort}/mqtt`;
-  }
+  const need = (port: number | undefined, what: string): number => {
+    if (port === undefined) throw new Error(`broker has no ${what} listener`);
+    return port;
+  };
+  if (transport === "ws") return `ws://127.0.0.1:${need(b.wsPort, "WebSocket")}/mqtt`;
+  if (transport === "wss") return `wss://127.0.0.1:${need(b.wssPort, "WSS")}/mqtt`;
+  if (transport === "tls") return `mqtts://127.0.0.1:${need(b.tlsPort, "TLS")}`;
   return `mqtt://127.0.0.1:${b.tcpPort}`;
 }
 
