@@ -19,7 +19,7 @@ import type { StoredMessage } from "../../stores/message.ts";
 import type { RetainStore } from "../../stores/retain/retainStore.ts";
 import type { SessionRegistry } from "../../stores/sessions/sessionRegistry.ts";
 import type { Authenticator } from "../auth/types.ts";
-import type { WillPacket } from "../codec/types.ts";
+import type { PublishPacket, WillPacket } from "../codec/types.ts";
 import type {
   AclContext,
   BrokerContext,
@@ -140,8 +140,12 @@ class BrokerCore implements BrokerContext {
     return s;
   };
 
-  route(m: StoredMessage, publisherReceiverId: string | null): Promise<void> | null {
-    return this.router.route(m, publisherReceiverId);
+  route(
+    m: StoredMessage,
+    publisherReceiverId: string | null,
+    inbound: PublishPacket | null = null,
+  ): Promise<void> | null {
+    return this.router.route(m, publisherReceiverId, inbound);
   }
 
   publishWill(will: WillPacket, acl: AclContext, receiverId: string | null): void {

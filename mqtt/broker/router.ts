@@ -15,6 +15,7 @@ import type { Route } from "../../stores/dist/distStore.ts";
 import type { EnqueueItem } from "../../stores/inbox/inboxStore.ts";
 import type { ClientKey, StoredMessage } from "../../stores/message.ts";
 import type { BrokerContext } from "../session/context.ts";
+import type { PublishPacket } from "../codec/types.ts";
 import { PublishEncodingCache } from "../session/publishEncoding.ts";
 
 const NO_IDS: readonly number[] = [];
@@ -40,13 +41,27 @@ export class Router {
   constructor(private readonly ctx: BrokerContext) {}
 
   /** See {@link BrokerContext.route}. */
-  route(m: StoredMessage, publisherReceiverId: string | null): Promise<void> | null {
+  route(
+    m: StoredMessage,
+    publisherReceiverId: string | null,
+    inbound: PublishPacket | null = null,
+  ): Promise<void> | null {
     const ctx = this.ctx;
     const match = ctx.dist.match(m.tenant, m.topic);
     const normal = match.normal;
     if (normal.length === 0 && match.shared.size === 0) return null;
     const now = ctx.nowMs();
     const cache = new PublishEncodingCache(m, now);
+    if (inbound !== null && inbound.raw !== null && inbound.topicLength > 0) {
+      const v5 = inbound.v5;
+      cache.seedFromInbound(
+        inbound.raw,
+        inbound.topicOffset,
+        inbound.topicLength,
+        v5,
+        !v5 || inbound.properties === null,
+      );
+    }
     let items: EnqueueItem[] | null = null;
     let itemReceivers: string[] | null = null;
     const deliver = (

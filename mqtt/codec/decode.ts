@@ -21,6 +21,7 @@ import {
   ReasonCode,
   type SubscribePacket,
   type SubscriptionRequest,
+  type TopicCache,
   type UnsubscribePacket,
   type WillPacket,
 } from "./types.ts";
@@ -190,8 +191,24 @@ function decodeConnect(r: ByteReader): ConnectPacket {
   };
 }
 
-/** Decodes a PUBLISH (fast path). `start` is the variable header offset. */
-export function decodePublish(packet: Uint8Array, start: number, v5: boolean): PublishPacket {
+/** Whether `packet[start, start + cached.length)` equals `cached`. */
+function sameBytes(packet: Uint8Array, start: number, length: number, cached: Uint8Array): boolean {
+  if (cached.length !== length) return false;
+  for (let i = 0; i < length; i++) if (packet[start + i] !== cached[i]) return false;
+  return true;
+}
+
+/**
+ * Decodes a PUBLISH (fast path). `start` is the variable header offset.
+ * `cache` (per connection) skips decoding and validating a topic equal to the
+ * previous one.
+ */
+export function decodePublish(
+  packet: Uint8Array,
+  start: number,
+  v5: boolean,
+  cache: TopicCache | null = null,
+): PublishPacket {
   const b0 = packet[0];
   const qos = (b0 >> 1) & 0x03;
   if (qos === 3) throw malformed("PUBLISH QoS is 3");
@@ -201,23 +218,33 @@ export function decodePublish(packet: Uint8Array, start: number, v5: boolean): P
   if (start + 2 > end) throw malformed("PUBLISH too short for its topic length");
   const topicLength = (packet[start] << 8) | packet[start + 1];
   let pos = start + 2;
+  const topicOffset = pos;
   const topicEnd = pos + topicLength;
   if (topicEnd > end) throw malformed(`PUBLISH topic length ${topicLength} exceeds the packet`);
-  let ascii = true;
-  for (let i = pos; i < topicEnd; i++) {
-    const c = packet[i];
-    if (c === 0x23 || c === 0x2b) {
-      throw new MqttProtocolError(
-        ReasonCode.TOPIC_NAME_INVALID,
-        "PUBLISH topic contains a wildcard",
-      );
+  let topic: string;
+  if (cache !== null && cache.bytes !== null && sameBytes(packet, pos, topicLength, cache.bytes)) {
+    topic = cache.topic;
+  } else {
+    let ascii = true;
+    for (let i = pos; i < topicEnd; i++) {
+      const c = packet[i];
+      if (c === 0x23 || c === 0x2b) {
+        throw new MqttProtocolError(
+          ReasonCode.TOPIC_NAME_INVALID,
+          "PUBLISH topic contains a wildcard",
+        );
+      }
+      if (c === 0) throw malformed("PUBLISH topic contains U+0000");
+      if (c >= 0x80) ascii = false;
     }
-    if (c === 0) throw malformed("PUBLISH topic contains U+0000");
-    if (c >= 0x80) ascii = false;
+    topic = ascii && topicLength <= 256
+      ? String.fromCharCode.apply(null, packet.subarray(pos, topicEnd) as unknown as number[])
+      : decodeMqttString(packet, pos, topicEnd);
+    if (cache !== null && topicLength > 0 && topicLength <= 256) {
+      cache.bytes = packet.slice(pos, topicEnd);
+      cache.topic = topic;
+    }
   }
-  const topic = ascii && topicLength <= 256
-    ? String.fromCharCode.apply(null, packet.subarray(pos, topicEnd) as unknown as number[])
-    : decodeMqttString(packet, pos, topicEnd);
   pos = topicEnd;
   let packetId = 0;
   if (qos > 0) {
@@ -251,6 +278,10 @@ export function decodePublish(packet: Uint8Array, start: number, v5: boolean): P
     packetId,
     properties,
     payload: packet.subarray(pos, end),
+    v5,
+    raw: packet,
+    topicOffset,
+    topicLength,
   };
 }
 

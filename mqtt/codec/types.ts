@@ -93,6 +93,18 @@ export interface PublishPacket {
   packetId: number;
   properties: Properties | null;
   payload: Uint8Array;
+  /** Decoded as MQTT 5 (has a property block). */
+  v5: boolean;
+  /** Inbound only: the whole received packet and where its topic bytes are (no copies). */
+  raw: Uint8Array | null;
+  topicOffset: number;
+  topicLength: number;
+}
+
+/** Remembers the last topic a connection published to, to skip decoding it again. */
+export interface TopicCache {
+  bytes: Uint8Array | null;
+  topic: string;
 }
 
 /** PUBACK, PUBREC, PUBREL, PUBCOMP. */

@@ -13,7 +13,7 @@ import type { RetainStore } from "../../stores/retain/retainStore.ts";
 import type { SessionRegistry } from "../../stores/sessions/sessionRegistry.ts";
 import type { Authenticator } from "../auth/types.ts";
 import type { MqttBrokerOptions } from "../broker/options.ts";
-import type { WillPacket } from "../codec/types.ts";
+import type { PublishPacket, WillPacket } from "../codec/types.ts";
 import type { Session } from "./session.ts";
 
 /** Who is acting, for ACL checks. */
@@ -99,9 +99,14 @@ export interface BrokerContext {
   /**
    * Routes a message to every matching subscriber. Returns a promise when
    * the message had to be appended to persistent inboxes (resolves once
-   * durable), null when delivery finished synchronously.
+   * durable), null when delivery finished synchronously. `inbound` (the
+   * received PUBLISH) lets the router reuse its bytes for the outgoing copies.
    */
-  route(message: StoredMessage, publisherReceiverId: string | null): Promise<void> | null;
+  route(
+    message: StoredMessage,
+    publisherReceiverId: string | null,
+    inbound?: PublishPacket | null,
+  ): Promise<void> | null;
   /** Open sessions by connection id (for kicks, the keep-alive sweep and shutdown). */
   readonly connections: Map<number, Session>;
   /** Publishes a will now (ACL-checked, retained if flagged). */

@@ -25,6 +25,24 @@ export class PublishEncodingCache {
 
   constructor(readonly message: StoredMessage, readonly nowMs: number) {}
 
+  /**
+   * Seeds the cache from the received PUBLISH: its topic bytes, and the
+   * packet itself as the encoding for its own variant (same protocol family,
+   * QoS and RETAIN; v5 only when it had no properties). No copies.
+   */
+  seedFromInbound(
+    raw: Uint8Array,
+    topicOffset: number,
+    topicLength: number,
+    v5: boolean,
+    reusable: boolean,
+  ): void {
+    this.topic = raw.subarray(topicOffset, topicOffset + topicLength);
+    if (!reusable) return;
+    const b0 = raw[0];
+    this.slots[(v5 ? 6 : 0) + ((b0 >> 1) & 3) * 2 + (b0 & 1)] = raw;
+  }
+
   /** UTF-8 bytes of the topic. */
   topicBytes(): Uint8Array {
     return this.topic ??= utf8Encode(this.message.topic);
@@ -37,7 +55,14 @@ export class PublishEncodingCache {
 
   /** Encoded v5 properties without subscription ids / alias. */
   propertyBytes(): Uint8Array {
-    return this.v5PropBytes ??= encodeProperties(this.properties());
+    if (this.v5PropBytes !== null) return this.v5PropBytes;
+    const m = this.message;
+    const p = m.properties;
+    const none = m.expiresAtMs === null && p.payloadFormatIndicator !== true &&
+      p.contentType === undefined && p.responseTopic === undefined &&
+      p.correlationData === undefined &&
+      (p.userProperties === undefined || p.userProperties.length === 0);
+    return this.v5PropBytes = none ? EMPTY : encodeProperties(this.properties());
   }
 }
 

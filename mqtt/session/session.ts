@@ -30,6 +30,7 @@ import {
   MqttProtocolError,
   type ProtocolVersion,
   ReasonCode,
+  type TopicCache,
   type WillPacket,
 } from "../codec/types.ts";
 import type { AclContext, BrokerContext } from "./context.ts";
@@ -90,6 +91,8 @@ export class Session implements ConnectionEvents {
   ackChain: Promise<void> | null = null;
   out: Outbound | null = null;
   congested = false;
+  /** Last topic published on this connection (allocated at the first PUBLISH). */
+  topicCache: TopicCache | null = null;
   private busy = false;
   private paused = false;
   private backlog: Uint8Array[] | null = null;
@@ -122,7 +125,15 @@ export class Session implements ConnectionEvents {
   private process(packet: Uint8Array): void {
     try {
       if (this.phase === "connected" && packet[0] >> 4 === 3) {
-        handlePublish(this, decodePublish(packet, fixedHeaderBytes(packet), this.version === 5));
+        handlePublish(
+          this,
+          decodePublish(
+            packet,
+            fixedHeaderBytes(packet),
+            this.version === 5,
+            this.topicCache ??= { bytes: null, topic: "" },
+          ),
+        );
         return;
       }
       this.dispatch(packet);
