@@ -7,12 +7,34 @@
  */
 import type { EdgemqConfig } from "./config/mod.ts";
 import type { Logger } from "./log/jsonLog.ts";
-import { type ListenerConfig, type ListenerKind, type RunningListener, startListener } from "./mqtt/transport/mod.ts";
-import { createAcl, createAnonymousAuthenticator, createPasswordFileAuthenticator } from "./mqtt/auth/mod.ts";
-import type { AuthRequest, AuthResult, Authenticator } from "./mqtt/auth/mod.ts";
-import { createMqttBroker, defaultMqttBrokerOptions, type MqttBroker, type MqttBrokerOptions } from "./mqtt/mod.ts";
+import {
+  type ListenerConfig,
+  type ListenerKind,
+  type RunningListener,
+  startListener,
+} from "./mqtt/transport/mod.ts";
+import {
+  createAcl,
+  createAnonymousAuthenticator,
+  createPasswordFileAuthenticator,
+} from "./mqtt/auth/mod.ts";
+import type { Authenticator, AuthRequest, AuthResult } from "./mqtt/auth/mod.ts";
+import {
+  createMqttBroker,
+  defaultMqttBrokerOptions,
+  type MqttBroker,
+  type MqttBrokerOptions,
+} from "./mqtt/mod.ts";
 import { defaultLocalStoresConfig, type LocalStores, openLocalStores } from "./stores/mod.ts";
-import { type ClusterNode, startClusterNode } from "./cluster/mod.ts";
+// TEMPORARY until cluster/mod.ts lands (same session): membership is wired then.
+interface ClusterNode {
+  members(): { state: string }[];
+  leave(): Promise<void>;
+  close(): void;
+}
+function startClusterNode(_o: unknown, _l: Logger): Promise<ClusterNode> {
+  return Promise.reject(new Error("clusterConfig: cluster membership is not available yet"));
+}
 import { type AdminApi, startAdminApi } from "./api/adminApi.ts";
 
 /** A running node. */
@@ -88,7 +110,10 @@ function brokerOptions(config: EdgemqConfig): MqttBrokerOptions {
   };
 }
 
-const LISTENERS: readonly [ListenerKind, "tcpListener" | "tlsListener" | "wsListener" | "wssListener"][] = [
+const LISTENERS: readonly [
+  ListenerKind,
+  "tcpListener" | "tlsListener" | "wsListener" | "wssListener",
+][] = [
   ["tcp", "tcpListener"],
   ["tls", "tlsListener"],
   ["ws", "wsListener"],
@@ -137,14 +162,27 @@ export async function startNode(config: EdgemqConfig, log: Logger): Promise<Edge
         overflowPolicy: l.queueOverflowPolicy,
         maxSubscriptions: l.maxSubscriptionsPerSession,
       },
-      retain: { ...defaultLocalStoresConfig().retain, maxRetainedPerTenant: l.maxRetainedMessagesPerTenant },
+      retain: {
+        ...defaultLocalStoresConfig().retain,
+        maxRetainedPerTenant: l.maxRetainedMessagesPerTenant,
+      },
     });
     cleanups.push(() => stores.close());
     const removed = await stores.dist.removeTransientRoutesOfNode(nodeId);
     if (removed > 0) nodeLog.info("dist.transient_routes_removed", { nodeId, count: removed });
 
     const authenticator = await buildAuthenticator(config);
-    const acl = createAcl(config.mqttServiceConfig.acl, config.mqttServiceConfig.aclDefault);
+    const acl = createAcl({
+      rules: config.mqttServiceConfig.acl.map((r) => ({
+        ...(r.tenant !== null ? { tenant: r.tenant } : {}),
+        ...(r.user !== null ? { user: r.user } : {}),
+        ...(r.clientId !== null ? { clientId: r.clientId } : {}),
+        action: r.action,
+        topic: r.topic,
+        allow: r.allow,
+      })),
+      aclDefault: config.mqttServiceConfig.aclDefault,
+    });
     const broker = createMqttBroker(brokerOptions(config), {
       nodeId,
       dist: stores.dist,

@@ -10,7 +10,7 @@
 import client from "prom-client";
 import type { Logger } from "../log/jsonLog.ts";
 import type { MqttBroker } from "../mqtt/mod.ts";
-import type { ClusterNode } from "../cluster/mod.ts";
+type ClusterNode = { members(): { state: string }[] }; // TEMPORARY until cluster/mod.ts lands
 
 /** What the API reports on. */
 export interface AdminApiSources {

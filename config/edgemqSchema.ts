@@ -49,6 +49,7 @@ const tlsFields = {
 } as const;
 
 const aclRule = section({
+  tenant: { kind: "optString", doc: "Only for clients of this tenant (unset: any tenant)." },
   user: { kind: "optString", doc: "Only for this user name (unset: any user)." },
   clientId: { kind: "optString", doc: "Only for this client id (unset: any client)." },
   action: {
