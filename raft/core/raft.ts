@@ -60,6 +60,8 @@ interface SnapshotAssembly {
   readonly index: number;
   readonly term: number;
   readonly buffer: Uint8Array;
+  /** Offsets of the chunks received (chunks of one send never overlap). */
+  readonly offsets: Set<number>;
   received: number;
 }
 
@@ -89,6 +91,8 @@ export class Raft {
   #pendingReadIndexMessages: Message[] = [];
   #assembly: SnapshotAssembly | null = null;
   #pendingForceVoters: ReplicaId[] | null = null;
+  /** Ticks into the hand-off of a removed leader, or null. */
+  #handoffElapsed: number | null = null;
 
   constructor(readonly config: RaftConfig, storage: GroupLogStorage) {
     validateRaftConfig(config);
@@ -253,6 +257,7 @@ export class Raft {
       this.trk.progress.set(id, fresh);
     }
     this.pendingConfIndex = 0;
+    this.#handoffElapsed = null;
     this.uncommittedSizeBytes = 0;
     this.readOnly = new ReadOnly(this.config.maxPendingReadIndex);
     this.#pendingReadIndexMessages = [];
@@ -419,7 +424,14 @@ export class Raft {
       if (this.config.checkQuorum) {
         this.step(newMessage({ type: MessageType.CheckQuorum, from: this.id, to: this.id }));
       }
-      if (this.state === StateType.Leader && this.leadTransferee !== null) {
+      if (this.state === StateType.Leader && this.#handoffElapsed !== null) {
+        // A removed leader hands off for at most two election timeouts.
+        this.#handoffElapsed += this.config.electionTicks;
+        if (this.#handoffElapsed >= 2 * this.config.electionTicks) {
+          this.becomeFollower(this.term, null);
+          return;
+        }
+      } else if (this.state === StateType.Leader && this.leadTransferee !== null) {
         this.leadTransferee = null; // transfer timed out
       }
     }
@@ -634,6 +646,11 @@ export class Raft {
         pr.msgAppFlowPaused = false;
         if (pr.match < this.raftLog.lastIndex() || pr.state === ProgressState.Probe) {
           this.#sendAppend(m.from);
+        }
+        if (this.#handoffElapsed !== null && m.from === this.leadTransferee) {
+          // The transferee may have refused an earlier TimeoutNow while it had
+          // not yet applied the configuration change: ask again.
+          this.#maybeSendTimeoutNow(m.from);
         }
         if (this.config.readOnlyOption !== "safe" || m.context === null) return;
         const acks = this.readOnly.recvAck(m.from, m.context);
@@ -890,24 +907,28 @@ export class Raft {
     const md = chunk.metadata;
     let a = this.#assembly;
     if (
-      chunk.offset === 0 || a === null || a.leaderTerm !== m.term || a.index !== md.index ||
-      a.term !== md.term
+      a === null || a.leaderTerm !== m.term || a.index !== md.index || a.term !== md.term ||
+      a.buffer.byteLength !== chunk.totalBytes
     ) {
-      if (chunk.offset !== 0) return; // a chunk of a snapshot we did not start
+      // A new snapshot replaces any partial one (only one is buffered).
       a = {
         leaderTerm: m.term,
         index: md.index,
         term: md.term,
         buffer: new Uint8Array(chunk.totalBytes),
+        offsets: new Set(),
         received: 0,
       };
       this.#assembly = a;
     }
-    if (chunk.offset !== a.received || chunk.offset + chunk.data.byteLength > a.buffer.byteLength) {
-      return; // out of order or malformed: wait for the leader's retry
+    const end = chunk.offset + chunk.data.byteLength;
+    if (chunk.offset < 0 || end > a.buffer.byteLength) return; // malformed
+    // Chunks may arrive reordered or duplicated; each offset counts once.
+    if (!a.offsets.has(chunk.offset)) {
+      a.offsets.add(chunk.offset);
+      a.buffer.set(chunk.data, chunk.offset);
+      a.received += chunk.data.byteLength;
     }
-    a.buffer.set(chunk.data, chunk.offset);
-    a.received += chunk.data.byteLength;
     if (a.received < a.buffer.byteLength) return;
     this.#assembly = null;
     const snap: Snapshot = { metadata: md, data: a.buffer };
@@ -974,7 +995,7 @@ export class Raft {
     const pr = this.trk.progress.get(this.id);
     this.isLearner = pr !== undefined && pr.isLearner;
     if ((pr === undefined || this.isLearner) && this.state === StateType.Leader) {
-      if (this.config.stepDownOnRemoval) this.becomeFollower(this.term, null);
+      if (this.config.stepDownOnRemoval) this.#startHandoff();
       return cs;
     }
     if (this.state !== StateType.Leader || cs.voters.length === 0) return cs;
@@ -989,6 +1010,42 @@ export class Raft {
       this.leadTransferee = null;
     }
     return cs;
+  }
+
+  /**
+   * A leader removed (or demoted) by the configuration it just applied keeps
+   * leading briefly, accepting no proposals, so that the remaining voters
+   * learn that the change committed and catch up; it hands leadership to the
+   * most up-to-date voter, and steps down at the latest after two election
+   * timeouts. Stepping down at once could leave the remaining voters unaware
+   * of the commit, still needing the removed leader's vote, which it may
+   * refuse (its log is longer): a liveness trap.
+   */
+  #startHandoff(): void {
+    let best: ReplicaId | null = null;
+    let bestMatch = -1;
+    for (const id of this.trk.voterIds()) {
+      const pr = this.trk.progress.get(id);
+      if (id === this.id || pr === undefined) continue;
+      if (pr.match > bestMatch) {
+        best = id;
+        bestMatch = pr.match;
+      }
+    }
+    if (best === null) {
+      this.becomeFollower(this.term, null);
+      return;
+    }
+    this.#handoffElapsed = 0;
+    this.electionElapsed = 0;
+    this.leadTransferee = best;
+    this.#maybeSendTimeoutNow(best);
+    this.#bcastAppend();
+  }
+
+  #maybeSendTimeoutNow(to: ReplicaId): void {
+    const pr = this.trk.progress.get(to);
+    if (pr !== undefined && pr.match === this.raftLog.lastIndex()) this.#sendTimeoutNow(to);
   }
 
   /** Called when entries up to `index` were applied; leaves joint configs automatically. */

@@ -43,6 +43,12 @@ export interface HarnessOptions {
   readonly config?: Partial<RaftConfig>;
   /** Print each delivered message in the transcript (default true). */
   readonly traceMessages?: boolean;
+  /** Probability that a delivered message is lost (default 0). */
+  readonly dropRate?: number;
+  /** Probability that a delivered message is delivered twice (default 0). */
+  readonly duplicateRate?: number;
+  /** Shuffle each delivery round (default false). */
+  readonly reorder?: boolean;
 }
 
 function describeEntry(e: Entry): string {
@@ -101,17 +107,21 @@ export function describeMessage(m: Message): string {
 export class Harness {
   readonly nodes = new Map<ReplicaId, HarnessNode>();
   readonly transcript: string[] = [];
+  /** Messages delivered, by type. */
+  readonly deliveredByType = new Map<string, number>();
   /** Messages sent but not yet delivered, in send order. */
   inFlight: Message[] = [];
   readonly #blocked = new Set<string>();
   readonly #down = new Set<ReplicaId>();
   readonly #seed: number;
   readonly #options: HarnessOptions;
+  readonly #netRandom: () => number;
   #nodeSeq = 0;
 
   constructor(options: HarnessOptions = {}) {
     this.#seed = options.seed ?? 1;
     this.#options = options;
+    this.#netRandom = seededRandom(this.#seed ^ 0x5bd1e995);
   }
 
   /** Appends a line to the transcript. */
@@ -294,7 +304,7 @@ export class Harness {
     this.#down.delete(id);
     const storage = n.store.group(GROUP);
     const snap = storage.snapshot();
-    n.applied = JSON.parse(dec.decode(snap.data)) as string[];
+    n.applied = snap.data.byteLength > 0 ? JSON.parse(dec.decode(snap.data)) as string[] : [];
     n.appliedIndex = snap.metadata.index;
     n.confState = snap.metadata.confState;
     n.raw = new RawNode(this.#configFor(id, n.appliedIndex), storage);
@@ -347,13 +357,24 @@ export class Harness {
   #deliverOnce(): void {
     const batch = this.inFlight;
     this.inFlight = [];
+    const rnd = this.#netRandom;
+    if (this.#options.reorder === true) {
+      for (let i = batch.length - 1; i > 0; i--) {
+        const j = Math.floor(rnd() * (i + 1));
+        [batch[i], batch[j]] = [batch[j], batch[i]];
+      }
+    }
+    if ((this.#options.duplicateRate ?? 0) > 0) {
+      for (const m of [...batch]) if (rnd() < this.#options.duplicateRate!) batch.push(m);
+    }
     for (const m of batch) {
       const blocked = this.#blocked.has(`${m.from}>${m.to}`) || this.#down.has(m.to) ||
-        this.#down.has(m.from);
+        this.#down.has(m.from) || rnd() < (this.#options.dropRate ?? 0);
       if (this.#options.traceMessages !== false) {
         this.log(`  ${describeMessage(m)}${blocked ? "  (dropped)" : ""}`);
       }
       if (blocked) continue;
+      this.deliveredByType.set(m.type, (this.deliveredByType.get(m.type) ?? 0) + 1);
       const n = this.nodes.get(m.to);
       if (n === undefined) continue;
       n.raw.step(m);

@@ -173,14 +173,15 @@ Deno.test("replacing the leader through joint consensus", async () => {
   h.stabilize();
   h.propose("1", "x");
   h.stabilize();
-  h.log("# replace 1 by 4 in one change: enter joint [2,3,4]&&[1,2,3], leave automatically");
+  h.log("# replace 1 by 4 in one change: enter joint [2,3,4]&&[1,2,3], leave automatically;");
+  h.log("# once removed, 1 hands leadership to the most up-to-date voter");
   h.proposeConfChange("1", {
     transition: "auto",
     changes: [{ type: "add-node", replicaId: "4" }, { type: "remove-node", replicaId: "1" }],
   });
   h.stabilize();
   h.status();
-  strictEqual(state(h, "1").raftState, "follower", "the removed leader steps down");
+  strictEqual(state(h, "1").raftState, "follower", "the removed leader hands leadership off");
   deepStrictEqual(state(h, "2").confState.voters, ["2", "3", "4"]);
   deepStrictEqual(state(h, "2").confState.votersOutgoing, []);
   h.log("# the new configuration elects a leader among 2, 3, 4");
