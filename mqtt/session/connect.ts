@@ -143,8 +143,19 @@ export async function handleConnect(s: Session, p: ConnectPacket): Promise<void>
     if (p.cleanStart) ctx.publishWill(pending.will, pending.acl, pending.receiverId);
   }
 
-  const existing = await ctx.inbox.get(s.clientKey);
+  let existing = await ctx.inbox.get(s.clientKey);
   if (s.isClosed()) return undoConnect(s, false);
+  if (existing !== null && existing.expiresAtMs !== null && existing.expiresAtMs <= ctx.nowMs()) {
+    // Expired but not yet swept: the old session ended; do not resume it.
+    s.receiverId = inboxReceiverId(s.tenant, clientId);
+    s.incarnation = existing.incarnation;
+    const removals = s.routeRemovals(existing.subscriptions.keys());
+    if (removals.length > 0) await ctx.dist.removeRoutes(removals);
+    await ctx.inbox.delete(s.clientKey, existing.incarnation);
+    ctx.sentHighWater.delete(s.keyString);
+    existing = null;
+    if (s.isClosed()) return undoConnect(s, false);
+  }
   if (existing !== null && p.cleanStart) {
     const oldReceiver = inboxReceiverId(s.tenant, clientId);
     s.receiverId = oldReceiver;

@@ -35,7 +35,7 @@ const NO_IDS: readonly number[] = [];
 
 /** Delivery state of one connected session. */
 export class Outbound {
-  private inflight = new Map<number, InflightEntry>();
+  private inflight: Map<number, InflightEntry> = new Map();
   private queue: QueuedItem[] | null = null;
   private nextPacketId = 1;
   /** Outbound topic aliases (v5), first come first served up to the client's maximum. */

@@ -107,7 +107,7 @@ export function handlePublish(s: Session, p: PublishPacket): void {
     s.ack(encodeAck(5, v, id), null); // duplicate of a message already routed
     return;
   }
-  if (qos > 0 && s.pendingAcks + (s.inboundQos2?.size ?? 0) >= o.receiveMaximum) {
+  if (qos > 0 && v === 5 && s.pendingAcks + (s.inboundQos2?.size ?? 0) >= o.receiveMaximum) {
     throw new MqttProtocolError(
       ReasonCode.RECEIVE_MAXIMUM_EXCEEDED,
       `more than receiveMaximum=${o.receiveMaximum} QoS 1/2 publications unacknowledged`,
@@ -175,6 +175,7 @@ export function handlePublish(s: Session, p: PublishPacket): void {
     : routed ?? retained;
   if (qos === 1) {
     s.ack(encodeAck(4, v, id), waitFor);
+    if (v !== 5 && s.pendingAcks >= o.receiveMaximum) s.pauseForAcks();
     return;
   }
   (s.inboundQos2 ??= new Set()).add(id);
@@ -183,6 +184,8 @@ export function handlePublish(s: Session, p: PublishPacket): void {
     waitFor = waitFor === null ? stored : Promise.all([waitFor, stored]);
   }
   s.ack(encodeAck(5, v, id), waitFor);
+  // v3 has no Receive Maximum: stop reading until acknowledgements catch up.
+  if (v !== 5 && s.pendingAcks >= o.receiveMaximum) s.pauseForAcks();
 }
 
 /** PUBREL: forget the QoS 2 packet id (durably for persistent sessions), then PUBCOMP. */

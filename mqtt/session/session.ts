@@ -95,6 +95,7 @@ export class Session implements ConnectionEvents {
   topicCache: TopicCache | null = null;
   private busy = false;
   private paused = false;
+  private pausedForAcks = false;
   private backlog: Uint8Array[] | null = null;
   endReason: EndReason | null = null;
 
@@ -301,6 +302,10 @@ export class Session implements ConnectionEvents {
     const prev = this.ackChain ?? Promise.resolve();
     const next: Promise<void> = prev.then(() => waitFor).then(() => {
       this.pendingAcks--;
+      if (this.pausedForAcks && this.pendingAcks * 2 < this.ctx.options.receiveMaximum) {
+        this.pausedForAcks = false;
+        if (this.phase !== "closed") this.conn.resume();
+      }
       if (this.phase !== "closed") this.conn.write(packet);
       if (this.ackChain === next) this.ackChain = null;
     }, (err) => {
@@ -309,6 +314,13 @@ export class Session implements ConnectionEvents {
       this.storeFailed(err);
     });
     this.ackChain = next;
+  }
+
+  /** A v3 publisher has too many unacknowledged QoS 1/2 messages: stop reading it. */
+  pauseForAcks(): void {
+    if (this.pausedForAcks) return;
+    this.pausedForAcks = true;
+    this.conn.pause();
   }
 
   /** Writes a v5 PUBACK/PUBREC with an error reason code (or a plain v3 ack). */

@@ -11,7 +11,7 @@
  */
 import type { Route } from "../../stores/dist/distStore.ts";
 import { parseSharedFilter } from "../../stores/dist/topicValidation.ts";
-import { InboxLimitError } from "../../stores/inbox/inboxStore.ts";
+import { type EnqueueItem, InboxLimitError } from "../../stores/inbox/inboxStore.ts";
 import type { StoredMessage, SubscriptionOptions } from "../../stores/message.ts";
 import { encodeSuback, encodeUnsuback } from "../codec/encode.ts";
 import {
@@ -157,34 +157,52 @@ export async function handleSubscribe(s: Session, p: SubscribePacket): Promise<v
       o.maxRetainedPerSubscribe,
     );
     if (s.isClosed()) return;
-    for (const m of retained) await deliverRetained(s, m, g.options);
+    await deliverRetained(s, retained, g.options);
   }
 }
 
-/** Sends a retained message for a new subscription (RETAIN=1); persistent QoS>0 go through the inbox. */
+/**
+ * Sends the retained messages for a new subscription (RETAIN=1). For a
+ * persistent session, QoS 1/2 ones go through its inbox (one enqueue call),
+ * so they survive a disconnect like any other queued message.
+ */
 async function deliverRetained(
   s: Session,
-  m: StoredMessage,
+  messages: readonly StoredMessage[],
   options: SubscriptionOptions,
 ): Promise<void> {
-  const qos = Math.min(m.qos, options.qos) as 0 | 1 | 2;
   const ids = options.subscriptionId !== null ? [options.subscriptionId] : [];
-  const out = s.out;
-  if (out === null || s.isClosed()) return;
   const now = s.ctx.nowMs();
-  if (qos === 0 || !s.persistent) {
-    out.deliver(new PublishEncodingCache(m, now), qos, true, ids);
-    return;
+  const items: EnqueueItem[] = [];
+  for (const m of messages) {
+    const qos = Math.min(m.qos, options.qos) as 0 | 1 | 2;
+    if (qos === 0 || !s.persistent) {
+      s.out?.deliver(new PublishEncodingCache(m, now), qos, true, ids);
+      continue;
+    }
+    items.push({
+      key: s.clientKey,
+      incarnation: s.incarnation,
+      message: m,
+      qos,
+      retain: true,
+      subscriptionIds: ids,
+    });
   }
-  const [r] = await s.ctx.inbox.enqueue([{
-    key: s.clientKey,
-    incarnation: s.incarnation,
-    message: m,
-    qos,
-    retain: true,
-    subscriptionIds: ids,
-  }]);
-  if (r.ok) out.onInboxAppended(r.seq, new PublishEncodingCache(m, s.ctx.nowMs()), qos, true, ids);
+  if (items.length === 0) return;
+  const results = await s.ctx.inbox.enqueue(items);
+  for (let i = 0; i < results.length; i++) {
+    const r = results[i];
+    if (!r.ok) continue;
+    const it = items[i];
+    s.out?.onInboxAppended(
+      r.seq,
+      new PublishEncodingCache(it.message, s.ctx.nowMs()),
+      it.qos as 1 | 2,
+      true,
+      ids,
+    );
+  }
 }
 
 /** Handles UNSUBSCRIBE; resolves after UNSUBACK. */

@@ -267,3 +267,30 @@ Deno.test("v5: shared subscription members that are persistent and offline get m
   assertEquals(text(await again.next("publish")), "to inbox");
   await h.close();
 });
+
+Deno.test("v5: a session whose expiry passed is not resumed even before the sweeper ran", async () => {
+  const h = new Harness();
+  const c = await h.connected("p", 5, { clean: false, properties: { sessionExpiryInterval: 5 } });
+  await c.subscribe("x", 1);
+  c.disconnect();
+  await settle();
+  h.nowMs += 6000;
+  const again = await h.client(5).connect("p", {
+    clean: false,
+    properties: { sessionExpiryInterval: 5 },
+  });
+  assert(!again.sessionPresent);
+  assertEquals(h.dist.routeCount(), 0);
+  await h.close();
+});
+
+Deno.test("v5: DISCONNECT may change a non-zero session expiry; 0 ends the session", async () => {
+  const h = new Harness();
+  const c = await h.connected("p", 5, { clean: false, properties: { sessionExpiryInterval: 50 } });
+  await c.subscribe("x", 1);
+  c.disconnect(0, { sessionExpiryInterval: 0 });
+  await settle();
+  assertEquals(await h.inbox.get({ tenant: "default", clientId: "p" }), null);
+  assertEquals(h.dist.routeCount(), 0);
+  await h.close();
+});
