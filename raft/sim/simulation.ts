@@ -15,6 +15,7 @@
  * @module
  */
 
+import { BOOTSTRAP_INDEX, bootstrapSnapshot } from "../core/bootstrap.ts";
 import { defaultRaftConfig, type RaftConfig, seededRandom } from "../core/config.ts";
 import { decodeConfChange } from "../core/confChangeCodec.ts";
 import { ConfChangeError, NotLeaderError, ProposalDroppedError } from "../core/errors.ts";
@@ -75,10 +76,10 @@ export interface SimOptions {
   readonly bugs?: SimBugs;
   /**
    * Index (and term) of the bootstrap snapshot that lists the initial voters.
-   * Default 1: a replica added later must then be caught up by a snapshot,
-   * which carries the initial configuration. With 0 (as raft/core/rawNode.ts
-   * documents) a replica caught up from the log never learns the initial
-   * voters — see raft/sim/FINDINGS.md.
+   * Default 1 (`bootstrapSnapshot` of raft/core): a replica added later must
+   * then be caught up by a snapshot, which carries the initial configuration.
+   * 0 reproduces finding 2 of raft/sim/FINDINGS.md (a replica caught up from
+   * the log never learns the initial voters).
    */
   readonly bootstrapIndex?: 0 | 1;
 }
@@ -270,13 +271,10 @@ class Simulation {
     const boot = opts.bootstrapIndex ?? 1;
     for (const id of voters) {
       const disk = new SimDisk();
-      disk.write([{
-        groupId: SIM_GROUP,
-        snapshot: {
-          metadata: { index: boot, term: boot, confState: conf },
-          data: new Uint8Array(0),
-        },
-      }]);
+      const snapshot = boot === BOOTSTRAP_INDEX
+        ? bootstrapSnapshot(conf)
+        : { metadata: { index: boot, term: boot, confState: conf }, data: new Uint8Array(0) };
+      disk.write([{ groupId: SIM_GROUP, snapshot }]);
       disk.sync();
       this.#addReplica(id, disk);
     }
