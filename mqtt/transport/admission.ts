@@ -43,8 +43,8 @@ export class AdmissionControl {
     this.#log = log;
   }
 
-  /** Admits (and counts) a socket, or returns why not. */
-  tryAdmit(remoteAddress: string, nowMs: number): RejectReason | null {
+  /** Admits (and counts) a socket, or returns why not (the caller then calls {@link reject}). */
+  tryAdmit(nowMs: number): RejectReason | null {
     if (nowMs - this.#windowStartMs >= 1000) {
       this.#windowStartMs = nowMs;
       this.#windowAccepts = 0;
@@ -57,9 +57,7 @@ export class AdmissionControl {
     if (reason === null) {
       this.open++;
       this.#windowAccepts++;
-      return null;
     }
-    this.reject(reason, remoteAddress, nowMs);
     return reason;
   }
 
@@ -124,9 +122,9 @@ export class DeadlineQueue<K> {
     if (entry !== undefined) entry.onExpire = onExpire;
   }
 
-  /** Removes `key` if present. */
+  /** Removes `key` if present. The interval stops at its next tick when nothing is left, so connection churn does not start and stop a timer per connection. */
   delete(key: K): void {
-    if (this.#entries.delete(key) && this.#entries.size === 0) this.#stopTimer();
+    this.#entries.delete(key);
   }
 
   /** Fires due entries (called by the interval; public for tests). */

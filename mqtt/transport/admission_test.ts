@@ -3,23 +3,29 @@ import { createMemoryLogger } from "../../log/jsonLog.ts";
 import { AdmissionControl, DeadlineQueue } from "./admission.ts";
 import { defaultTransportLimits } from "./types.ts";
 
+function admit(a: AdmissionControl, remoteAddress: string, nowMs: number) {
+  const reason = a.tryAdmit(nowMs);
+  if (reason !== null) a.reject(reason, remoteAddress, nowMs);
+  return reason;
+}
+
 Deno.test("admission: max connections, per-second window, release", () => {
   const log = createMemoryLogger();
   const limits = { ...defaultTransportLimits(), maxConnections: 3, maxConnectsPerSecond: 2 };
   const a = new AdmissionControl("tcp", limits, log);
-  assertEquals(a.tryAdmit("x", 1000), null);
-  assertEquals(a.tryAdmit("x", 1500), null);
-  assertEquals(a.tryAdmit("x", 1999), "max-connects-per-second");
-  assertEquals(a.tryAdmit("x", 2000), null);
-  assertEquals(a.tryAdmit("x", 2001), "max-connections");
+  assertEquals(admit(a, "x", 1000), null);
+  assertEquals(admit(a, "x", 1500), null);
+  assertEquals(admit(a, "x", 1999), "max-connects-per-second");
+  assertEquals(admit(a, "x", 2000), null);
+  assertEquals(admit(a, "x", 2001), "max-connections");
   a.release();
-  assertEquals(a.tryAdmit("x", 2002), null);
+  assertEquals(admit(a, "x", 2002), null);
   assertEquals(a.rejected["max-connections"], 1);
   assertEquals(a.rejected["max-connects-per-second"], 1);
   // Two rejections within one second: one line; the next line counts the suppressed one.
   assertEquals(log.lines.length, 1);
-  assertEquals(a.tryAdmit("y", 2500), "max-connections");
-  assertEquals(a.tryAdmit("y", 3100), "max-connections");
+  assertEquals(admit(a, "y", 2500), "max-connections");
+  assertEquals(admit(a, "y", 3100), "max-connections");
   assertEquals(log.lines.length, 2);
   assertEquals(log.lines[1].suppressed, 2);
 });

@@ -18,7 +18,7 @@
  */
 
 import type { Logger } from "../../log/jsonLog.ts";
-import { FrameGuard } from "./frameGuard.ts";
+import { FrameGuard, type FrameSink } from "./frameGuard.ts";
 import type {
   ClientCertificateInfo,
   ConnectionEvents,
@@ -40,6 +40,10 @@ export interface ByteChannel {
   end(): void;
   /** Immediate close. */
   destroy(): void;
+  /** Peer address ("" when unknown); may cost a system call. */
+  readonly remoteAddress: string;
+  /** Peer port (0 when unknown). */
+  readonly remotePort: number;
 }
 
 /** What the listener's connection-lifecycle bookkeeping needs to know. */
@@ -50,6 +54,14 @@ export interface ConnectionOwner {
   ending(conn: Connection): void;
   /** The connection closed. */
   closed(conn: Connection): void;
+}
+
+/** Per-listener state shared by all its connections (one object, not one per connection). */
+export interface ConnectionContext {
+  listener: ListenerKind;
+  limits: TransportLimits;
+  owner: ConnectionOwner;
+  log: Logger;
 }
 
 let nextConnectionId = 1;
@@ -72,64 +84,69 @@ const NO_EVENTS: ConnectionEvents = {
   onClose() {},
 };
 
-/** An MQTT connection; see {@link MqttConnection}. */
-export class Connection implements MqttConnection {
-  readonly id: number;
-  readonly listener: ListenerKind;
-  readonly remoteAddress: string;
-  readonly remotePort: number;
-  readonly clientCertificate: ClientCertificateInfo | null;
-  /** Monotonic accept time (ms), for the connect-timeout sweep. */
-  readonly acceptedAtMs: number;
-  /** Time end() was called (ms), for the linger sweep; 0 when not ending. */
-  endingSinceMs = 0;
+// State bits, packed into one field to keep idle connections small.
+const CONNECTED = 1;
+const ENDING = 2;
+const DESTROYED = 4;
+const CLOSED = 8;
+const PAUSED = 16;
+const STOPPED_READING = 32;
+const NEED_DRAIN = 64;
+const IN_DIRTY_LIST = 128;
+const FINISHED = ENDING | DESTROYED | CLOSED;
 
+/**
+ * An MQTT connection; see {@link MqttConnection}. It is also the sink of its
+ * own frame guard (`framePacket` / `frameError`), which saves an object per
+ * connection.
+ */
+export class Connection implements MqttConnection, FrameSink {
+  readonly id: number;
+  readonly clientCertificate: ClientCertificateInfo | null;
+  /** The listener's key for this connection's connect deadline (the raw TCP socket). */
+  readonly rawKey: object;
+
+  readonly #ctx: ConnectionContext;
   readonly #channel: ByteChannel;
-  readonly #limits: TransportLimits;
-  readonly #owner: ConnectionOwner;
-  readonly #log: Logger;
   readonly #guard: FrameGuard;
   #events: ConnectionEvents = NO_EVENTS;
-
-  #queue: Uint8Array[] = [];
+  #state = 0;
+  /** Writes of this turn; null while empty (idle connections hold no array). */
+  #queue: Uint8Array[] | null = null;
   #queuedBytes = 0;
-  #inDirtyList = false;
-  #needDrain = false;
-  #connected = false;
-  #ending = false;
-  #destroyed = false;
-  #closed = false;
-  #paused = false;
-  #stoppedReading = false;
-  readonly #onWritten = (): void => this.#checkDrain();
+  #remoteAddress: string | undefined = undefined;
+  #remotePort: number | undefined = undefined;
 
   constructor(
-    init: {
-      listener: ListenerKind;
-      remoteAddress: string;
-      remotePort: number;
-      clientCertificate: ClientCertificateInfo | null;
-      nowMs: number;
-    },
+    ctx: ConnectionContext,
     channel: ByteChannel,
-    limits: TransportLimits,
-    owner: ConnectionOwner,
-    log: Logger,
+    rawKey: object,
+    clientCertificate: ClientCertificateInfo | null,
   ) {
     this.id = nextConnectionId++;
-    this.listener = init.listener;
-    this.remoteAddress = init.remoteAddress;
-    this.remotePort = init.remotePort;
-    this.clientCertificate = init.clientCertificate;
-    this.acceptedAtMs = init.nowMs;
+    this.#ctx = ctx;
     this.#channel = channel;
-    this.#limits = limits;
-    this.#owner = owner;
-    this.#log = log;
-    this.#guard = new FrameGuard(limits.maxPacketBytes, {
-      onPacket: (packet) => this.#events.onPacket(packet),
-      onFrameError: (error) => this.#frameError(error),
-    });
+    this.rawKey = rawKey;
+    this.clientCertificate = clientCertificate;
+    this.#guard = new FrameGuard(ctx.limits.maxPacketBytes, this);
+  }
+
+  get listener(): ListenerKind {
+    return this.#ctx.listener;
+  }
+
+  /**
+   * Looked up on first use: asking the OS for the peer name costs about 8%
+   * of an accept in Deno, and many connections never need it. Read it before
+   * the connection closes (afterwards it may be "").
+   */
+  get remoteAddress(): string {
+    return this.#remoteAddress ??= this.#channel.remoteAddress;
+  }
+
+  /** See {@link remoteAddress}. */
+  get remotePort(): number {
+    return this.#remotePort ??= this.#channel.remotePort;
   }
 
   /** Installs the handler's callbacks (once, right after construction). */
@@ -139,12 +156,12 @@ export class Connection implements MqttConnection {
 
   /** True once markConnected() was called. */
   get connected(): boolean {
-    return this.#connected;
+    return (this.#state & CONNECTED) !== 0;
   }
 
   /** True once end() or destroy() was called, or the peer closed. */
   get closing(): boolean {
-    return this.#ending || this.#destroyed || this.#closed;
+    return (this.#state & FINISHED) !== 0;
   }
 
   get bufferedBytes(): number {
@@ -153,12 +170,12 @@ export class Connection implements MqttConnection {
 
   /** Bytes received from the channel. */
   receive(chunk: Uint8Array): void {
-    if (this.#stoppedReading) return;
+    if ((this.#state & STOPPED_READING) !== 0) return;
     try {
       this.#guard.push(chunk);
     } catch (error) {
       // A session bug must not take the node down: drop this connection only.
-      this.#log.error("conn.handler-error", {
+      this.#ctx.log.error("conn.handler-error", {
         connId: this.id,
         remoteAddress: this.remoteAddress,
         error,
@@ -167,129 +184,15 @@ export class Connection implements MqttConnection {
     }
   }
 
-  write(packet: Uint8Array): boolean {
-    if (this.#ending || this.#destroyed || this.#closed) return false;
-    const buffered = this.#queuedBytes + this.#channel.pendingBytes + packet.length;
-    if (buffered > this.#limits.maxWriteBufferBytes) {
-      this.#log.warn("conn.slow-consumer", {
-        connId: this.id,
-        remoteAddress: this.remoteAddress,
-        bufferedBytes: buffered,
-        maxWriteBufferBytes: this.#limits.maxWriteBufferBytes,
-      });
-      this.destroy();
-      return false;
-    }
-    this.#queue.push(packet);
-    this.#queuedBytes += packet.length;
-    if (!this.#inDirtyList) {
-      this.#inDirtyList = true;
-      dirty.push(this);
-      if (!flushScheduled) {
-        flushScheduled = true;
-        queueMicrotask(flushAll);
-      }
-    }
-    if (buffered > this.#limits.writeHighWaterMarkBytes) {
-      this.#needDrain = true;
-      return false;
-    }
-    return true;
+  /** Frame guard sink: a whole packet. */
+  framePacket(packet: Uint8Array): void {
+    this.#events.onPacket(packet);
   }
 
-  /** Sends everything queued as one buffer. Called by the shared flush. */
-  flush(): void {
-    this.#inDirtyList = false;
-    const queue = this.#queue;
-    if (queue.length === 0 || this.#destroyed || this.#closed) return;
-    const bytes = queue.length === 1 ? queue[0] : joinBuffers(queue, this.#queuedBytes);
-    this.#queue = [];
-    this.#queuedBytes = 0;
-    this.#channel.send(bytes, this.#needDrain ? this.#onWritten : undefined);
-    if (this.#ending) this.#channel.end();
-  }
-
-  /** The channel's own buffer drained (e.g. node 'drain'). */
-  channelDrained(): void {
-    this.#checkDrain();
-  }
-
-  pause(): void {
-    if (this.#paused) return;
-    this.#paused = true;
-    if (!this.#stoppedReading) this.#channel.pauseReading();
-  }
-
-  resume(): void {
-    if (!this.#paused) return;
-    this.#paused = false;
-    if (!this.#stoppedReading) this.#channel.resumeReading();
-  }
-
-  markConnected(): void {
-    if (this.#connected) return;
-    this.#connected = true;
-    this.#owner.connected(this);
-  }
-
-  setMaxInboundPacketBytes(bytes: number): void {
-    this.#guard.setMaxPacketBytes(bytes);
-  }
-
-  end(): void {
-    if (this.#ending || this.#destroyed || this.#closed) return;
-    this.#ending = true;
+  /** Frame guard sink: the inbound stream is unusable. */
+  frameError(error: FrameError): void {
     this.#stopReading();
-    this.#owner.ending(this);
-    // With writes queued, flush() ends the channel after sending them.
-    if (this.#queue.length === 0) this.#channel.end();
-  }
-
-  destroy(): void {
-    if (this.#destroyed || this.#closed) return;
-    this.#destroyed = true;
-    this.#stopReading();
-    this.#queue = [];
-    this.#queuedBytes = 0;
-    this.#channel.destroy();
-  }
-
-  /** The connect deadline passed without markConnected(). */
-  connectTimedOut(): void {
-    if (this.#connected || this.closing) return;
-    this.#frameError({
-      kind: "connect-timeout",
-      message: `no CONNECT accepted within connectTimeoutMs=${this.#limits.connectTimeoutMs}`,
-    });
-  }
-
-  /** The channel closed (either side). Emits onClose exactly once. */
-  channelClosed(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#stopReading();
-    this.#queue = [];
-    this.#queuedBytes = 0;
-    this.#owner.closed(this);
-    const events = this.#events;
-    this.#events = NO_EVENTS;
-    try {
-      events.onClose();
-    } catch (error) {
-      this.#log.error("conn.handler-error", { connId: this.id, event: "onClose", error });
-    }
-  }
-
-  #stopReading(): void {
-    if (this.#stoppedReading) return;
-    this.#stoppedReading = true;
-    this.#guard.stop();
-    if (!this.#paused) this.#channel.pauseReading();
-  }
-
-  #frameError(error: FrameError): void {
-    this.#stopReading();
-    this.#log.debug("conn.frame-error", {
+    this.#ctx.log.debug("conn.frame-error", {
       connId: this.id,
       remoteAddress: this.remoteAddress,
       kind: error.kind,
@@ -298,27 +201,150 @@ export class Connection implements MqttConnection {
     try {
       this.#events.onFrameError(error);
     } catch (handlerError) {
-      this.#log.error("conn.handler-error", {
+      this.#ctx.log.error("conn.handler-error", {
         connId: this.id,
         event: "onFrameError",
         error: handlerError,
       });
     }
-    if (!this.#ending) this.destroy();
+    if ((this.#state & ENDING) === 0) this.destroy();
   }
 
-  #checkDrain(): void {
-    if (!this.#needDrain || this.closing) return;
-    if (this.#queuedBytes + this.#channel.pendingBytes > this.#limits.writeHighWaterMarkBytes) {
+  write(packet: Uint8Array): boolean {
+    if ((this.#state & FINISHED) !== 0) return false;
+    const limits = this.#ctx.limits;
+    const buffered = this.#queuedBytes + this.#channel.pendingBytes + packet.length;
+    if (buffered > limits.maxWriteBufferBytes) {
+      this.#ctx.log.warn("conn.slow-consumer", {
+        connId: this.id,
+        remoteAddress: this.remoteAddress,
+        bufferedBytes: buffered,
+        maxWriteBufferBytes: limits.maxWriteBufferBytes,
+      });
+      this.destroy();
+      return false;
+    }
+    if (this.#queue === null) this.#queue = [packet];
+    else this.#queue.push(packet);
+    this.#queuedBytes += packet.length;
+    if ((this.#state & IN_DIRTY_LIST) === 0) {
+      this.#state |= IN_DIRTY_LIST;
+      dirty.push(this);
+      if (!flushScheduled) {
+        flushScheduled = true;
+        queueMicrotask(flushAll);
+      }
+    }
+    if (buffered > limits.writeHighWaterMarkBytes) {
+      this.#state |= NEED_DRAIN;
+      return false;
+    }
+    return true;
+  }
+
+  /** Sends everything queued as one buffer. Called by the shared flush. */
+  flush(): void {
+    this.#state &= ~IN_DIRTY_LIST;
+    const queue = this.#queue;
+    if (queue === null || (this.#state & (DESTROYED | CLOSED)) !== 0) return;
+    const bytes = queue.length === 1 ? queue[0] : joinBuffers(queue, this.#queuedBytes);
+    this.#queue = null;
+    this.#queuedBytes = 0;
+    this.#channel.send(bytes, (this.#state & NEED_DRAIN) !== 0 ? this.#onWritten : undefined);
+    if ((this.#state & ENDING) !== 0) this.#channel.end();
+  }
+
+  /** A fresh callback, created only while a drain is awaited (idle connections hold none). */
+  get #onWritten(): () => void {
+    return () => this.channelDrained();
+  }
+
+  /** The channel's buffer shrank (a write completed, or node 'drain'). */
+  channelDrained(): void {
+    if ((this.#state & NEED_DRAIN) === 0 || (this.#state & FINISHED) !== 0) return;
+    if (this.#queuedBytes + this.#channel.pendingBytes > this.#ctx.limits.writeHighWaterMarkBytes) {
       return;
     }
-    this.#needDrain = false;
+    this.#state &= ~NEED_DRAIN;
     try {
       this.#events.onDrain();
     } catch (error) {
-      this.#log.error("conn.handler-error", { connId: this.id, event: "onDrain", error });
+      this.#ctx.log.error("conn.handler-error", { connId: this.id, event: "onDrain", error });
       this.destroy();
     }
+  }
+
+  pause(): void {
+    if ((this.#state & PAUSED) !== 0) return;
+    this.#state |= PAUSED;
+    if ((this.#state & STOPPED_READING) === 0) this.#channel.pauseReading();
+  }
+
+  resume(): void {
+    if ((this.#state & PAUSED) === 0) return;
+    this.#state &= ~PAUSED;
+    if ((this.#state & STOPPED_READING) === 0) this.#channel.resumeReading();
+  }
+
+  markConnected(): void {
+    if ((this.#state & CONNECTED) !== 0) return;
+    this.#state |= CONNECTED;
+    this.#ctx.owner.connected(this);
+  }
+
+  setMaxInboundPacketBytes(bytes: number): void {
+    this.#guard.setMaxPacketBytes(bytes);
+  }
+
+  end(): void {
+    if ((this.#state & FINISHED) !== 0) return;
+    this.#state |= ENDING;
+    this.#stopReading();
+    this.#ctx.owner.ending(this);
+    // With writes queued, flush() ends the channel after sending them.
+    if (this.#queue === null) this.#channel.end();
+  }
+
+  destroy(): void {
+    if ((this.#state & (DESTROYED | CLOSED)) !== 0) return;
+    this.#state |= DESTROYED;
+    this.#stopReading();
+    this.#queue = null;
+    this.#queuedBytes = 0;
+    this.#channel.destroy();
+  }
+
+  /** The connect deadline passed without markConnected(). */
+  connectTimedOut(): void {
+    if ((this.#state & (CONNECTED | FINISHED)) !== 0) return;
+    this.frameError({
+      kind: "connect-timeout",
+      message: `no CONNECT accepted within connectTimeoutMs=${this.#ctx.limits.connectTimeoutMs}`,
+    });
+  }
+
+  /** The channel closed (either side). Emits onClose exactly once. */
+  channelClosed(): void {
+    if ((this.#state & CLOSED) !== 0) return;
+    this.#state |= CLOSED;
+    this.#stopReading();
+    this.#queue = null;
+    this.#queuedBytes = 0;
+    this.#ctx.owner.closed(this);
+    const events = this.#events;
+    this.#events = NO_EVENTS;
+    try {
+      events.onClose();
+    } catch (error) {
+      this.#ctx.log.error("conn.handler-error", { connId: this.id, event: "onClose", error });
+    }
+  }
+
+  #stopReading(): void {
+    if ((this.#state & STOPPED_READING) !== 0) return;
+    this.#state |= STOPPED_READING;
+    this.#guard.stop();
+    if ((this.#state & PAUSED) === 0) this.#channel.pauseReading();
   }
 }
 

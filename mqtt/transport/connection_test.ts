@@ -8,6 +8,8 @@ class FakeChannel implements ByteChannel {
   sends: { bytes: number[]; withCallback: boolean }[] = [];
   callbacks: (() => void)[] = [];
   pendingBytes = 0;
+  remoteAddress = "127.0.0.1";
+  remotePort = 1234;
   paused = false;
   ended = 0;
   destroyed = 0;
@@ -40,17 +42,10 @@ function setup(limitOverrides: Partial<TransportLimits> = {}) {
   };
   const limits = { ...defaultTransportLimits(), ...limitOverrides };
   const conn = new Connection(
-    {
-      listener: "tcp",
-      remoteAddress: "127.0.0.1",
-      remotePort: 1234,
-      clientCertificate: null,
-      nowMs: 0,
-    },
+    { listener: "tcp", limits, owner: ownerImpl, log },
     channel,
-    limits,
-    ownerImpl,
-    log,
+    {},
+    null,
   );
   const events = {
     packets: [] as number[][],

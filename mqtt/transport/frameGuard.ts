@@ -27,8 +27,10 @@ const MIN_REASSEMBLY_BYTES = 4096;
 
 /** Where the frame guard delivers packets and errors. */
 export interface FrameSink {
-  onPacket(packet: Uint8Array): void;
-  onFrameError(error: FrameError): void;
+  /** One whole packet (possibly a view into the pushed chunk). */
+  framePacket(packet: Uint8Array): void;
+  /** The single frame error; the guard has stopped. */
+  frameError(error: FrameError): void;
 }
 
 /**
@@ -41,8 +43,8 @@ export class FrameGuard {
   readonly #sink: FrameSink;
   #stopped = false;
 
-  /** Header bytes of a packet whose fixed header spans chunks (at most 5). */
-  readonly #header = new Uint8Array(5);
+  /** Header bytes of a packet whose fixed header spans chunks (at most 5); allocated only then. */
+  #header: Uint8Array | null = null;
   #headerBytes = 0;
 
   /** Reassembly of a packet whose body spans chunks. */
@@ -88,6 +90,7 @@ export class FrameGuard {
   stop(): void {
     this.#stopped = true;
     this.#reassembly = null;
+    this.#header = null;
     this.#headerBytes = 0;
   }
 
@@ -107,6 +110,7 @@ export class FrameGuard {
       const start = off;
       const headerLen = this.#parseHeader(chunk, start, n);
       if (headerLen === HEADER_INCOMPLETE) {
+        this.#header = new Uint8Array(5);
         this.#header.set(chunk.subarray(start, n));
         this.#headerBytes = n - start;
         return;
@@ -122,7 +126,7 @@ export class FrameGuard {
       }
       if (n - start >= total) {
         off = start + total;
-        this.#sink.onPacket(chunk.subarray(start, off));
+        this.#sink.framePacket(chunk.subarray(start, off));
         continue;
       }
       this.#startReassembly(total, chunk.subarray(start, n));
@@ -151,14 +155,16 @@ export class FrameGuard {
   /** Completes a header that began in an earlier chunk. Returns the offset reached in chunk, or -1 when done with it. */
   #continueHeader(chunk: Uint8Array): number {
     const n = chunk.length;
+    const header = this.#header as Uint8Array;
     let off = 0;
     // The header needs at most 5 bytes; take them one at a time.
     while (off < n) {
-      this.#header[this.#headerBytes++] = chunk[off++];
-      const headerLen = this.#parseHeader(this.#header, 0, this.#headerBytes);
+      header[this.#headerBytes++] = chunk[off++];
+      const headerLen = this.#parseHeader(header, 0, this.#headerBytes);
       if (headerLen === HEADER_INCOMPLETE) continue; // 5 bytes always decide
-      const type = this.#header[0];
+      const type = header[0];
       this.#headerBytes = 0;
+      this.#header = null;
       if (headerLen === HEADER_MALFORMED) {
         this.#fail(malformed(type));
         return -1;
@@ -172,12 +178,12 @@ export class FrameGuard {
       if (bodyInChunk === total - headerLen) {
         // Whole packet available now: one copy of header + body.
         const packet = new Uint8Array(total);
-        packet.set(this.#header.subarray(0, headerLen));
+        packet.set(header.subarray(0, headerLen));
         packet.set(chunk.subarray(off, off + bodyInChunk), headerLen);
-        this.#sink.onPacket(packet);
+        this.#sink.framePacket(packet);
         return off + bodyInChunk;
       }
-      this.#startReassembly(total, this.#header.subarray(0, headerLen));
+      this.#startReassembly(total, header.subarray(0, headerLen));
       this.#continueReassembly(chunk.subarray(off)); // uses up the chunk
       return -1;
     }
@@ -212,13 +218,13 @@ export class FrameGuard {
     if (needed < this.#reassemblyTotalBytes) return -1;
     this.#reassembly = null;
     this.#reassembledBytes = 0;
-    this.#sink.onPacket(buf);
+    this.#sink.framePacket(buf);
     return take < chunk.length ? take : -1;
   }
 
   #fail(error: FrameError): void {
     this.stop();
-    this.#sink.onFrameError(error);
+    this.#sink.frameError(error);
   }
 }
 

@@ -90,8 +90,8 @@ function guardSplit(stream: Uint8Array, cuts: number[], maxBytes: number): Outco
   const packets: number[][] = [];
   let error: FrameError | null = null;
   const guard = new FrameGuard(maxBytes, {
-    onPacket: (p) => packets.push([...p]),
-    onFrameError: (e) => {
+    framePacket: (p) => packets.push([...p]),
+    frameError: (e) => {
       assertEquals(error, null, "only one frame error");
       error = { ...e, message: "" };
     },
@@ -173,7 +173,7 @@ Deno.test("random garbage bytes never throw and end in at most one error", () =>
 Deno.test("a packet within one chunk is a zero-copy view", () => {
   const chunk = concat([packet(0x30, new Uint8Array(10)), packet(0xc0, new Uint8Array(0))]);
   const seen: Uint8Array[] = [];
-  const guard = new FrameGuard(100, { onPacket: (p) => seen.push(p), onFrameError: () => {} });
+  const guard = new FrameGuard(100, { framePacket: (p) => seen.push(p), frameError: () => {} });
   guard.push(chunk);
   assertEquals(seen.length, 2);
   assert(seen[0].buffer === chunk.buffer && seen[0].byteOffset === 0);
@@ -184,10 +184,10 @@ Deno.test("a packet within one chunk is a zero-copy view", () => {
 Deno.test("a huge declared length is rejected from the header alone, before any body", () => {
   const errors: FrameError[] = [];
   const guard = new FrameGuard(1024 * 1024, {
-    onPacket: () => {
+    framePacket: () => {
       throw new Error("no packet expected");
     },
-    onFrameError: (e) => errors.push(e),
+    frameError: (e) => errors.push(e),
   });
   guard.push(Uint8Array.from([0x30, ...encodeLength(MAX_REMAINING_LENGTH)]));
   assertEquals(errors.length, 1);
@@ -201,7 +201,7 @@ Deno.test("a huge declared length is rejected from the header alone, before any 
 });
 
 Deno.test("header split byte by byte then a declared size within the max buffers only what arrived", () => {
-  const guard = new FrameGuard(1024 * 1024, { onPacket: () => {}, onFrameError: () => {} });
+  const guard = new FrameGuard(1024 * 1024, { framePacket: () => {}, frameError: () => {} });
   for (const b of [0x30, ...encodeLength(1024 * 1024 - 4)]) guard.push(Uint8Array.of(b));
   guard.push(new Uint8Array(10));
   assert(guard.bufferedBytes <= 4096, `buffered ${guard.bufferedBytes}`);
@@ -209,7 +209,7 @@ Deno.test("header split byte by byte then a declared size within the max buffers
 
 Deno.test("a fifth continuation byte is malformed", () => {
   const errors: FrameError[] = [];
-  const guard = new FrameGuard(1024, { onPacket: () => {}, onFrameError: (e) => errors.push(e) });
+  const guard = new FrameGuard(1024, { framePacket: () => {}, frameError: (e) => errors.push(e) });
   guard.push(Uint8Array.of(0x10, 0xff, 0xff));
   guard.push(Uint8Array.of(0xff, 0xff, 0x01));
   assertEquals(errors.map((e) => e.kind), ["malformed-remaining-length"]);
@@ -218,7 +218,7 @@ Deno.test("a fifth continuation byte is malformed", () => {
 
 Deno.test("setMaxPacketBytes only lowers the limit and validates it", () => {
   const errors: FrameError[] = [];
-  const guard = new FrameGuard(100, { onPacket: () => {}, onFrameError: (e) => errors.push(e) });
+  const guard = new FrameGuard(100, { framePacket: () => {}, frameError: (e) => errors.push(e) });
   guard.setMaxPacketBytes(1000);
   assertEquals(guard.maxPacketBytes, 100);
   guard.setMaxPacketBytes(10);
@@ -226,17 +226,17 @@ Deno.test("setMaxPacketBytes only lowers the limit and validates it", () => {
   guard.push(packet(0x30, new Uint8Array(9)));
   assertEquals(errors[0]?.declaredBytes, 11);
   throws(() => guard.setMaxPacketBytes(1), /got 1/);
-  throws(() => new FrameGuard(Number.NaN, { onPacket() {}, onFrameError() {} }), RangeError);
+  throws(() => new FrameGuard(Number.NaN, { framePacket() {}, frameError() {} }), RangeError);
 });
 
 Deno.test("stop() from inside onPacket ends delivery of the rest of the chunk", () => {
   const seen: number[] = [];
   const guard: FrameGuard = new FrameGuard(100, {
-    onPacket: (p) => {
+    framePacket: (p) => {
       seen.push(p[0]);
       guard.stop();
     },
-    onFrameError: () => {},
+    frameError: () => {},
   });
   guard.push(concat([packet(0x30, new Uint8Array(1)), packet(0x40, new Uint8Array(1))]));
   assertEquals(seen, [0x30]);

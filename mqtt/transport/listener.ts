@@ -28,7 +28,12 @@ import { WebSocketServer } from "ws";
 import type { RawData, WebSocket } from "ws";
 import type { Logger } from "../../log/jsonLog.ts";
 import { AdmissionControl, DeadlineQueue } from "./admission.ts";
-import { type ByteChannel, Connection, type ConnectionOwner } from "./connection.ts";
+import {
+  type ByteChannel,
+  Connection,
+  type ConnectionContext,
+  type ConnectionOwner,
+} from "./connection.ts";
 import { clientCertificateOf, loadServerTlsOptions } from "./tlsFiles.ts";
 import type {
   ClientCertificateInfo,
@@ -60,16 +65,13 @@ export const startListener: StartListener = async (kind, config, limits, handler
   switch (kind) {
     case "tcp": {
       const server = net.createServer();
-      server.on("connection", (socket: net.Socket) => {
-        if (!core.admit(socket)) return;
-        core.attachSocket(socket, socket, null);
-      });
+      server.on("connection", (socket: net.Socket) => core.acceptTcp(socket));
       return await core.listen(server, config, () => {});
     }
     case "tls": {
       const options = await loadServerTlsOptions(config);
       const server = tls.createServer(options);
-      server.on("connection", (socket: net.Socket) => core.admit(socket));
+      server.on("connection", (socket: net.Socket) => core.acceptRaw(socket));
       server.on("secureConnection", (socket: tls.TLSSocket) => {
         core.attachSocket(rawSocketOf(socket), socket, clientCertificateOf(socket));
       });
@@ -94,7 +96,7 @@ export const startListener: StartListener = async (kind, config, limits, handler
           return false;
         },
       });
-      server.on("connection", (socket: net.Socket) => core.admit(socket));
+      server.on("connection", (socket: net.Socket) => core.acceptRaw(socket));
       if (server instanceof https.Server) {
         server.on("tlsClientError", (error: Error, socket: tls.TLSSocket) => {
           core.log.debug("conn.tls-error", { remoteAddress: socket.remoteAddress, error });
@@ -126,20 +128,25 @@ export const startListener: StartListener = async (kind, config, limits, handler
   }
 };
 
-/** Shared per-listener state: admission, deadlines, open sockets and connections. */
+/**
+ * Shared per-listener state: admission, deadlines, open sockets. Per
+ * connection it keeps only a Set entry and three event listeners; handlers
+ * that need no connection state are shared functions.
+ */
 class ListenerCore implements ConnectionOwner {
   readonly kind: ListenerKind;
   readonly log: Logger;
-  readonly #limits: TransportLimits;
   readonly #handler: ConnectionHandler;
   readonly #admission: AdmissionControl;
+  readonly #ctx: ConnectionContext;
   /** Keyed by the raw TCP socket; from accept until markConnected(). */
   readonly #connectDeadlines: DeadlineQueue<object>;
   readonly #endDeadlines: DeadlineQueue<Connection>;
+  /** Every admitted TCP socket (also under TLS / WebSocket), for close(). */
   readonly #rawSockets = new Set<net.Socket>();
-  readonly #connections = new Set<Connection>();
-  readonly #rawKeyOf = new WeakMap<Connection, object>();
   #closing = false;
+  readonly #onSocketError: (error: Error) => void;
+  readonly #onRawClose: (this: net.Socket) => void;
 
   constructor(
     kind: ListenerKind,
@@ -149,57 +156,92 @@ class ListenerCore implements ConnectionOwner {
   ) {
     this.kind = kind;
     this.log = log;
-    this.#limits = limits;
     this.#handler = handler;
     this.#admission = new AdmissionControl(kind, limits, log);
+    this.#ctx = { listener: kind, limits, owner: this, log };
     this.#connectDeadlines = new DeadlineQueue(limits.connectTimeoutMs, Date.now);
     this.#endDeadlines = new DeadlineQueue(END_LINGER_MS, Date.now);
+    this.#onSocketError = (error) => log.debug("conn.socket-error", { error });
+    const rawClosed = (socket: net.Socket): void => this.#rawClosed(socket);
+    this.#onRawClose = function (this: net.Socket) {
+      rawClosed(this);
+    };
   }
 
   /** Admission for a freshly accepted TCP socket; destroys it when refused. */
-  admit(socket: net.Socket): boolean {
-    const now = Date.now();
-    const remoteAddress = socket.remoteAddress ?? "";
+  #admit(socket: net.Socket, now: number): boolean {
     if (this.#closing) {
-      this.#admission.reject("listener-closing", remoteAddress, now);
+      this.#admission.reject("listener-closing", socket.remoteAddress ?? "", now);
       socket.destroy();
       return false;
     }
-    if (this.#admission.tryAdmit(remoteAddress, now) !== null) {
+    const refused = this.#admission.tryAdmit(now);
+    if (refused !== null) {
+      this.#admission.reject(refused, socket.remoteAddress ?? "", now);
       socket.destroy();
       return false;
     }
     this.#rawSockets.add(socket);
-    socket.on("error", (error: Error) => {
-      this.log.debug("conn.socket-error", { remoteAddress, error });
-    });
-    socket.once("close", () => {
-      this.#rawSockets.delete(socket);
-      this.#connectDeadlines.delete(socket);
-      this.#admission.release();
-    });
-    this.#connectDeadlines.add(socket, now, () => {
-      this.log.debug("conn.handshake-timeout", { remoteAddress });
-      socket.destroy();
-    });
     return true;
   }
 
-  /** A TCP or TLS socket ready for MQTT. */
-  attachSocket(raw: object, socket: net.Socket, cert: ClientCertificateInfo | null): void {
+  #rawClosed(socket: net.Socket): void {
+    this.#rawSockets.delete(socket);
+    this.#connectDeadlines.delete(socket);
+    this.#admission.release();
+  }
+
+  /** A plain TCP client: admission, then MQTT straight away. */
+  acceptTcp(socket: net.Socket): void {
+    const now = Date.now();
+    if (!this.#admit(socket, now)) return;
     socket.setNoDelay(true);
-    const channel = new SocketChannel(socket);
-    const conn = this.#createConnection(raw, channel, socket, cert);
-    if (conn === null) return;
+    const conn = new Connection(
+      this.#ctx,
+      new SocketChannel(socket),
+      socket,
+      null,
+    );
+    this.#connectDeadlines.add(socket, now, () => conn.connectTimedOut());
     socket.on("data", (chunk: Uint8Array) => conn.receive(chunk));
-    socket.on("drain", () => conn.channelDrained());
-    if (socket !== raw) {
-      socket.on("error", (error: Error) => {
-        this.log.debug("conn.socket-error", { connId: conn.id, error });
-      });
+    socket.on("error", this.#onSocketError);
+    socket.on("close", () => {
+      this.#rawClosed(socket);
+      conn.channelClosed();
+    });
+    this.#start(conn);
+  }
+
+  /** A TCP socket that will carry TLS or WebSocket: admission and its deadline. */
+  acceptRaw(socket: net.Socket): void {
+    const now = Date.now();
+    if (!this.#admit(socket, now)) return;
+    socket.on("error", this.#onSocketError);
+    socket.on("close", this.#onRawClose);
+    this.#connectDeadlines.add(socket, now, () => {
+      this.log.debug("conn.handshake-timeout", { remoteAddress: socket.remoteAddress });
+      socket.destroy();
+    });
+  }
+
+  /** A TLS socket ready for MQTT (the raw socket was admitted by acceptRaw). */
+  attachSocket(raw: object, socket: net.Socket, cert: ClientCertificateInfo | null): void {
+    if (this.#closing || socket.destroyed) {
+      socket.destroy();
+      return;
     }
-    socket.once("close", () => conn.channelClosed());
-    this.#startConnection(conn);
+    socket.setNoDelay(true);
+    const conn = new Connection(
+      this.#ctx,
+      new SocketChannel(socket),
+      raw,
+      cert,
+    );
+    this.#connectDeadlines.retarget(raw, () => conn.connectTimedOut());
+    socket.on("data", (chunk: Uint8Array) => conn.receive(chunk));
+    socket.on("error", this.#onSocketError);
+    socket.on("close", () => conn.channelClosed());
+    this.#start(conn);
   }
 
   /** An upgraded WebSocket ready for MQTT. */
@@ -209,57 +251,30 @@ class ListenerCore implements ConnectionOwner {
     socket: net.Socket,
     cert: ClientCertificateInfo | null,
   ): void {
-    const conn = this.#createConnection(raw, new WebSocketChannel(ws), socket, cert);
-    if (conn === null) {
+    if (this.#closing || socket.destroyed) {
       ws.terminate();
       return;
     }
+    const conn = new Connection(
+      this.#ctx,
+      new WebSocketChannel(ws, socket),
+      raw,
+      cert,
+    );
+    this.#connectDeadlines.retarget(raw, () => conn.connectTimedOut());
     ws.on("message", (data: RawData, isBinary: boolean) => {
-      if (!isBinary) {
+      if (isBinary) conn.receive(rawDataBytes(data));
+      else {
         this.log.debug("conn.ws-text-frame", { connId: conn.id });
         conn.destroy();
-        return;
       }
-      conn.receive(rawDataBytes(data));
     });
-    ws.on("error", (error: Error) => {
-      this.log.debug("conn.socket-error", { connId: conn.id, error });
-    });
-    ws.once("close", () => conn.channelClosed());
-    this.#startConnection(conn);
+    ws.on("error", this.#onSocketError);
+    ws.on("close", () => conn.channelClosed());
+    this.#start(conn);
   }
 
-  #createConnection(
-    raw: object,
-    channel: ByteChannel,
-    socket: net.Socket,
-    cert: ClientCertificateInfo | null,
-  ): Connection | null {
-    if (this.#closing || socket.destroyed) {
-      socket.destroy();
-      return null;
-    }
-    const conn = new Connection(
-      {
-        listener: this.kind,
-        remoteAddress: socket.remoteAddress ?? "",
-        remotePort: socket.remotePort ?? 0,
-        clientCertificate: cert,
-        nowMs: Date.now(),
-      },
-      channel,
-      this.#limits,
-      this,
-      this.log,
-    );
-    this.#rawKeyOf.set(conn, raw);
-    this.#connections.add(conn);
-    return conn;
-  }
-
-  #startConnection(conn: Connection): void {
-    const raw = this.#rawKeyOf.get(conn) as object;
-    this.#connectDeadlines.retarget(raw, () => conn.connectTimedOut());
+  #start(conn: Connection): void {
     try {
       conn.attach(this.#handler(conn));
     } catch (error) {
@@ -269,8 +284,7 @@ class ListenerCore implements ConnectionOwner {
   }
 
   connected(conn: Connection): void {
-    const raw = this.#rawKeyOf.get(conn);
-    if (raw !== undefined) this.#connectDeadlines.delete(raw);
+    this.#connectDeadlines.delete(conn.rawKey);
   }
 
   ending(conn: Connection): void {
@@ -278,9 +292,8 @@ class ListenerCore implements ConnectionOwner {
   }
 
   closed(conn: Connection): void {
-    this.#connections.delete(conn);
     this.#endDeadlines.delete(conn);
-    this.connected(conn);
+    this.#connectDeadlines.delete(conn.rawKey);
   }
 
   /** Binds the server and returns the running listener. */
@@ -322,7 +335,8 @@ class ListenerCore implements ConnectionOwner {
     return new Promise((resolve) => {
       server.close(() => resolve());
       beforeClose();
-      for (const conn of [...this.#connections]) conn.destroy();
+      // Destroying the TCP socket closes any TLS / WebSocket on it; each
+      // connection then gets its onClose.
       for (const socket of [...this.#rawSockets]) socket.destroy();
       this.#connectDeadlines.clear();
       this.#endDeadlines.clear();
@@ -335,6 +349,12 @@ class SocketChannel implements ByteChannel {
   readonly #socket: net.Socket;
   constructor(socket: net.Socket) {
     this.#socket = socket;
+  }
+  get remoteAddress(): string {
+    return this.#socket.remoteAddress ?? "";
+  }
+  get remotePort(): number {
+    return this.#socket.remotePort ?? 0;
   }
   send(bytes: Uint8Array, onWritten?: () => void): void {
     if (onWritten === undefined) this.#socket.write(bytes);
@@ -360,8 +380,16 @@ class SocketChannel implements ByteChannel {
 /** {@link ByteChannel} over a ws WebSocket (one binary message per flush). */
 class WebSocketChannel implements ByteChannel {
   readonly #ws: WebSocket;
-  constructor(ws: WebSocket) {
+  readonly #socket: net.Socket;
+  constructor(ws: WebSocket, socket: net.Socket) {
     this.#ws = ws;
+    this.#socket = socket;
+  }
+  get remoteAddress(): string {
+    return this.#socket.remoteAddress ?? "";
+  }
+  get remotePort(): number {
+    return this.#socket.remotePort ?? 0;
   }
   send(bytes: Uint8Array, onWritten?: () => void): void {
     if (this.#ws.readyState !== this.#ws.OPEN) return;

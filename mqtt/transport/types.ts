@@ -36,9 +36,9 @@ export interface MqttConnection {
   readonly id: number;
   /** The listener that accepted this connection. */
   readonly listener: ListenerKind;
-  /** Peer address ("" when unknown). */
+  /** Peer address ("" when unknown). Looked up on first read (a system call); read it before the connection closes. */
   readonly remoteAddress: string;
-  /** Peer port (0 when unknown). */
+  /** Peer port (0 when unknown); see remoteAddress. */
   readonly remotePort: number;
   /** The client certificate (tls/wss with a certificate presented), else null. */
   readonly clientCertificate: ClientCertificateInfo | null;
