@@ -211,12 +211,18 @@ export function settle(turns = 3): Promise<void> {
   return p;
 }
 
+/** What a {@link TestClient} needs: a connection handler and packet ids. */
+export interface ClientHost {
+  readonly broker: Pick<MqttBroker, "handler">;
+  nextId(): number;
+}
+
 /** A scripted client over a {@link FakeConnection}. */
 export class TestClient {
   readonly conn: FakeConnection;
   private cursor = 0;
 
-  constructor(readonly harness: Harness, readonly protocolVersion: 3 | 4 | 5) {
+  constructor(readonly harness: ClientHost, readonly protocolVersion: 3 | 4 | 5) {
     this.conn = new FakeConnection(protocolVersion);
     this.conn.events = harness.broker.handler(this.conn);
   }
