@@ -1,0 +1,149 @@
+import { ok, rejects, strictEqual } from "node:assert/strict";
+import net from "node:net";
+import { createMemoryLogger, silentLogger } from "../log/jsonLog.ts";
+import { encodeFrame } from "./frames.ts";
+import { listenTcpTransport } from "./tcpTransport.ts";
+import { transportSuite } from "./transport.case.ts";
+import { PeerUnavailableError, QueueFullError, RequestTimeoutError } from "./transport.ts";
+
+transportSuite({
+  name: "tcp transport",
+  create: ({ env, secret }) =>
+    listenTcpTransport({ host: "127.0.0.1", port: 0, env, secret, log: silentLogger }),
+});
+
+Deno.test("tcp transport: rejections are logged, the secret never crosses the wire", async () => {
+  const logA = createMemoryLogger();
+  const a = await listenTcpTransport({
+    host: "127.0.0.1",
+    port: 0,
+    env: "e",
+    secret: "alpha-secret",
+    log: logA,
+  });
+  const b = await listenTcpTransport({
+    host: "127.0.0.1",
+    port: 0,
+    env: "e",
+    secret: "beta-secret",
+    log: silentLogger,
+  });
+  const c = await listenTcpTransport({
+    host: "127.0.0.1",
+    port: 0,
+    env: "f",
+    secret: "alpha-secret",
+    log: silentLogger,
+  });
+  try {
+    b.send(a.localId, "x", new Uint8Array());
+    c.send(a.localId, "x", new Uint8Array());
+    const deadline = Date.now() + 3000;
+    while (
+      Date.now() < deadline &&
+      logA.lines.filter((l) => l.event === "cluster.peer.rejected").length < 2
+    ) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const reasons = logA.lines.filter((l) => l.event === "cluster.peer.rejected").map((l) =>
+      String(l.reason)
+    );
+    ok(reasons.some((r) => /env mismatch/.test(r)), JSON.stringify(reasons));
+    ok(reasons.some((r) => /secret|refused/.test(r)), JSON.stringify(reasons));
+    strictEqual(a.connectedPeers().length, 0);
+    ok(!JSON.stringify(logA.lines).includes("alpha-secret"));
+  } finally {
+    await a.close();
+    await b.close();
+    await c.close();
+  }
+});
+
+Deno.test("tcp transport: oversized frames and garbage before auth are dropped", async () => {
+  const log = createMemoryLogger();
+  const a = await listenTcpTransport({
+    host: "127.0.0.1",
+    port: 0,
+    env: "e",
+    secret: "s",
+    log,
+    config: { maxFrameBytes: 1024 },
+  });
+  const port = Number(a.localId.split(":")[1]);
+  try {
+    for (
+      const bytes of [
+        new Uint8Array([0xff, 0xff, 0xff, 0xff, 1, 2]),
+        encodeFrame({ t: "hello", v: 99 }),
+      ]
+    ) {
+      const sock = net.connect({ host: "127.0.0.1", port });
+      const closed = new Promise<void>((r) => sock.on("close", () => r()));
+      sock.on("error", () => {});
+      sock.resume();
+      sock.write(bytes);
+      await closed;
+    }
+    strictEqual(log.lines.filter((l) => l.event === "cluster.peer.rejected").length, 2);
+  } finally {
+    await a.close();
+  }
+});
+
+Deno.test("tcp transport: reconnects to a restarted peer, backpressure on a full queue", async () => {
+  const a = await listenTcpTransport({
+    host: "127.0.0.1",
+    port: 0,
+    env: "e",
+    secret: "s",
+    log: silentLogger,
+    config: { maxQueuedFramesPerPeer: 4 },
+  });
+  let b = await listenTcpTransport({
+    host: "127.0.0.1",
+    port: 0,
+    env: "e",
+    secret: "s",
+    log: silentLogger,
+  });
+  const bId = b.localId;
+  const port = Number(bId.split(":")[1]);
+  try {
+    b.onRequest("ping", () => new Uint8Array([1]));
+    strictEqual((await a.request(bId, "ping", new Uint8Array(), 2000))[0], 1);
+    await b.close();
+    await rejects(
+      a.request(bId, "ping", new Uint8Array(), 500),
+      (e) => e instanceof PeerUnavailableError || e instanceof RequestTimeoutError,
+    );
+    b = await listenTcpTransport({
+      host: "127.0.0.1",
+      port,
+      env: "e",
+      secret: "s",
+      log: silentLogger,
+    });
+    b.onRequest("ping", () => new Uint8Array([2]));
+    let answer: number | undefined;
+    const deadline = Date.now() + 5000;
+    while (answer === undefined && Date.now() < deadline) {
+      try {
+        answer = (await a.request(bId, "ping", new Uint8Array(), 300))[0];
+      } catch {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    strictEqual(answer, 2);
+    // Backpressure: towards an unreachable peer the queue bound is hit at once.
+    const nowhere = "127.0.0.1:1";
+    const results = Array.from({ length: 10 }, () => a.send(nowhere, "x", new Uint8Array(8)));
+    ok(results.includes(false), "send should refuse when the queue is full");
+    await rejects(
+      Promise.all(Array.from({ length: 10 }, () => a.request(nowhere, "x", new Uint8Array(), 500))),
+      (e) => e instanceof QueueFullError || e instanceof PeerUnavailableError,
+    );
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
