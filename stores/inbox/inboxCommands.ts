@@ -23,6 +23,7 @@ import {
   type InboxLimits,
   type InboxMeta,
 } from "./inboxStore.ts";
+import { RecentEntries, type RecentEntriesOptions } from "./recentEntries.ts";
 import {
   checkInt,
   checkKey,
@@ -75,6 +76,8 @@ export type InboxCommand =
   | Key & { readonly op: "addIncomingQos2"; readonly packetId: number }
   | Key & { readonly op: "removeIncomingQos2"; readonly packetId: number }
   | Key & { readonly op: "incomingQos2" };
+
+type ReadCommand = Extract<InboxCommand, { op: "read" }>;
 
 /** Result of a command, tagged by kind. */
 export type InboxCommandResult =
@@ -155,6 +158,8 @@ export interface InboxStateMachineOptions {
   readonly limits: InboxLimits;
   /** Inboxes whose meta is cached (oldest-inserted evicted first). Default 100,000. */
   readonly maxCachedInboxes?: number;
+  /** Bounds of the in-memory copy of the newest entries (see RecentEntries). */
+  readonly recentEntries?: RecentEntriesOptions;
 }
 
 const idEncoder = new Encoder();
@@ -167,6 +172,7 @@ export class InboxStateMachine {
   readonly #maxCached: number;
   /** keyString → meta, or null for "known absent". */
   readonly #cache = new Map<string, CachedMeta | null>();
+  readonly #recent: RecentEntries;
   #nextIncarnation: number | null = null;
   readonly #s: Record<string, StatementSync>;
 
@@ -176,6 +182,7 @@ export class InboxStateMachine {
     this.#limits = options.limits;
     this.#maxCached = options.maxCachedInboxes ?? 100_000;
     checkInt("maxCachedInboxes", this.#maxCached, 1, Number.MAX_SAFE_INTEGER);
+    this.#recent = new RecentEntries(options.recentEntries);
     db.exec(SCHEMA);
     const k = "tenant = ? AND client_id = ?";
     const p = (sql: string) => db.prepare(sql);
@@ -210,13 +217,14 @@ export class InboxStateMachine {
       ),
       msgOldest: p(`SELECT seq FROM inbox_messages WHERE ${k} ORDER BY seq LIMIT 1`),
       msgDelete: p(`DELETE FROM inbox_messages WHERE ${k} AND seq = ?`),
+      msgDeleteRange: p(`DELETE FROM inbox_messages WHERE ${k} AND seq >= ? AND seq <= ?`),
       msgsDelete: p(`DELETE FROM inbox_messages WHERE ${k}`),
       msgPurgeExpired: p(
         `DELETE FROM inbox_messages WHERE ${k} AND state = 0 AND expires_at_ms <= ?`,
       ),
       msgRead: p(
         `SELECT seq, state, qos, retain, subscription_ids, expires_at_ms, message
-         FROM inbox_messages WHERE ${k} AND seq > ? ORDER BY seq`,
+         FROM inbox_messages WHERE ${k} AND seq > ? ORDER BY seq LIMIT ?`,
       ),
       msgRelease: p(`UPDATE inbox_messages SET state = 1 WHERE ${k} AND seq = ?`),
       q2Add: p("INSERT OR IGNORE INTO inbox_incoming_qos2 VALUES (?, ?, ?)"),
@@ -231,6 +239,7 @@ export class InboxStateMachine {
   /** Drops derived state (after a rollback): it is reloaded from the tables on demand. */
   invalidateCaches(): void {
     this.#cache.clear();
+    this.#recent.clear();
     this.#nextIncarnation = null;
   }
 
@@ -337,6 +346,7 @@ export class InboxStateMachine {
     this.#s.q2DeleteAll.run(tenant, clientId);
     this.#s.metaDelete.run(tenant, clientId);
     this.#remember(keyString(key), null);
+    this.#recent.drop(keyString(key));
   }
 
   #writeMeta(key: Key, m: CachedMeta): void {
@@ -459,16 +469,13 @@ export class InboxStateMachine {
         return { kind: "entries", entries: this.#read(cmd) };
       case "markReleased": {
         this.#s.msgRelease.run(cmd.tenant, cmd.clientId, cmd.seq);
+        this.#recent.released(keyString(cmd), cmd.seq);
         return NONE;
       }
       case "remove": {
         const m = this.#meta(cmd);
         if (m === null) return NONE;
-        let removed = 0;
-        for (const seq of cmd.seqs) {
-          removed += Number(this.#s.msgDelete.run(cmd.tenant, cmd.clientId, seq).changes);
-        }
-        m.queuedCount -= removed;
+        m.queuedCount -= this.#removeSeqs(cmd, cmd.seqs);
         return NONE;
       }
       case "addIncomingQos2": {
@@ -502,6 +509,31 @@ export class InboxStateMachine {
     }
   }
 
+  /**
+   * Deletes the entries `seqs` (any order, duplicates allowed); acks mostly
+   * arrive in order, so contiguous runs become one range delete each.
+   */
+  #removeSeqs(key: Key, seqs: readonly number[]): number {
+    for (const seq of seqs) checkInt("seq", seq, 1, Number.MAX_SAFE_INTEGER);
+    const sorted = [...seqs].sort((a, b) => a - b);
+    const ks = keyString(key);
+    let removed = 0;
+    let i = 0;
+    while (i < sorted.length) {
+      let j = i;
+      while (j + 1 < sorted.length && sorted[j + 1] <= sorted[j] + 1) j++;
+      const { changes } = i === j
+        ? this.#s.msgDelete.run(key.tenant, key.clientId, sorted[i])
+        : this.#s.msgDeleteRange.run(key.tenant, key.clientId, sorted[i], sorted[j]);
+      removed += Number(changes);
+      if (Number(changes) > 0) {
+        for (let x = i; x <= j; x++) this.#recent.removed(ks, sorted[x]);
+      }
+      i = j + 1;
+    }
+    return removed;
+  }
+
   #enqueue(items: readonly EnqueueItem[]): EnqueueResult[] {
     const max = this.#limits.maxQueuedMessages;
     const dropOldest = this.#limits.overflowPolicy === "drop-oldest";
@@ -527,6 +559,7 @@ export class InboxStateMachine {
       if (m.queuedCount >= max && m.queuedCount > 0) {
         // Full: first make room from messages that expired by this one's arrival.
         const purged = this.#s.msgPurgeExpired.run(tenant, clientId, it.message.receivedAtMs);
+        if (Number(purged.changes) > 0) this.#recent.drop(ks);
         m.queuedCount -= Number(purged.changes);
       }
       if (m.queuedCount >= max) {
@@ -539,6 +572,7 @@ export class InboxStateMachine {
         }
         evictedSeq = this.#int(oldest, "seq", "inbox_messages");
         this.#s.msgDelete.run(tenant, clientId, evictedSeq);
+        this.#recent.removed(ks, evictedSeq);
         m.queuedCount--;
       }
       let blob = encoded.get(it.message);
@@ -559,6 +593,14 @@ export class InboxStateMachine {
       );
       m.lastSeq = seq;
       m.queuedCount++;
+      this.#recent.appended(ks, {
+        seq,
+        message: it.message,
+        qos: it.qos,
+        retain: it.retain,
+        subscriptionIds: [...it.subscriptionIds],
+        state: "queued",
+      });
       dirty.set(ks, { key, meta: m });
       results.push({ ok: true, seq, evictedSeq });
     }
@@ -568,59 +610,83 @@ export class InboxStateMachine {
     return results;
   }
 
-  #read(cmd: Extract<InboxCommand, { op: "read" }>): InboxEntry[] {
+  #read(cmd: ReadCommand): InboxEntry[] {
     checkInt("maxCount", cmd.maxCount, 0, Number.MAX_SAFE_INTEGER);
     const m = this.#meta(cmd);
     if (m === null || cmd.maxCount === 0) return [];
     const out: InboxEntry[] = [];
     const expired: number[] = [];
-    const where = `inbox ${JSON.stringify(cmd.tenant)}/${JSON.stringify(cmd.clientId)}`;
-    for (const row of this.#s.msgRead.iterate(cmd.tenant, cmd.clientId, cmd.afterSeq)) {
-      const seq = this.#int(row, "seq", "inbox_messages");
-      const stateCode = this.#int(row, "state", "inbox_messages");
-      if (stateCode !== 0 && stateCode !== 1) {
-        this.#corrupt(`${where} seq ${seq} state=${stateCode}`);
+    const fromMemory = this.#recent.scan(keyString(cmd), cmd.afterSeq, (e) => {
+      if (e.state === "queued" && messageExpired(e.message.expiresAtMs, cmd.nowMs)) {
+        expired.push(e.seq);
+        return true;
       }
-      if (
-        stateCode === 0 &&
-        messageExpired(this.#intOrNull(row, "expires_at_ms", "inbox_messages"), cmd.nowMs)
-      ) {
-        expired.push(seq);
-        continue;
-      }
-      const qos = this.#int(row, "qos", "inbox_messages");
-      if (qos < 0 || qos > 2) this.#corrupt(`${where} seq ${seq} qos=${qos}`);
-      const blob = row["message"];
-      const ids = row["subscription_ids"];
-      if (!(blob instanceof Uint8Array)) {
-        this.#corrupt(`${where} seq ${seq}: message is not a blob`);
-      }
-      let message: StoredMessage;
-      let subscriptionIds: number[] = [];
-      try {
-        message = decodeStoredMessage(blob);
-        if (ids !== null) {
-          const decoded: unknown = ids instanceof Uint8Array ? idDecoder.decode(ids) : null;
-          if (!Array.isArray(decoded) || !decoded.every((x) => Number.isInteger(x))) {
-            throw new Error(`subscription ids are ${String(decoded)}`);
-          }
-          subscriptionIds = decoded;
-        }
-      } catch (err) {
-        this.#corrupt(`${where} seq ${seq}: ${err instanceof Error ? err.message : String(err)}`);
-      }
-      out.push({
-        seq,
-        message,
-        qos: qos as QoS,
-        retain: this.#int(row, "retain", "inbox_messages") !== 0,
-        subscriptionIds,
-        state: stateCode === 0 ? "queued" : "released",
-      });
-      if (out.length >= cmd.maxCount) break;
+      out.push(e);
+      return out.length < cmd.maxCount;
+    });
+    if (fromMemory) {
+      m.queuedCount -= this.#removeSeqs(cmd, expired);
+      return out;
     }
-    for (const seq of expired) this.#s.msgDelete.run(cmd.tenant, cmd.clientId, seq);
-    m.queuedCount -= expired.length;
+    let after = cmd.afterSeq;
+    // Pages of rows (one native call each) until maxCount live entries or the end.
+    for (;;) {
+      const want = cmd.maxCount - out.length;
+      const rows = this.#s.msgRead.all(cmd.tenant, cmd.clientId, after, want);
+      for (const row of rows) this.#readRow(row, cmd, out, expired);
+      if (rows.length < want || out.length >= cmd.maxCount) break;
+      after = this.#int(rows[rows.length - 1], "seq", "inbox_messages");
+    }
+    m.queuedCount -= this.#removeSeqs(cmd, expired);
     return out;
+  }
+
+  #readRow(
+    row: Record<string, SQLOutputValue>,
+    cmd: ReadCommand,
+    out: InboxEntry[],
+    expired: number[],
+  ): void {
+    const seq = this.#int(row, "seq", "inbox_messages");
+    const bad: (detail: string) => never = (detail) =>
+      this.#corrupt(
+        `inbox ${JSON.stringify(cmd.tenant)}/${JSON.stringify(cmd.clientId)} seq ${seq}: ${detail}`,
+      );
+    const stateCode = this.#int(row, "state", "inbox_messages");
+    if (stateCode !== 0 && stateCode !== 1) bad(`state=${stateCode}`);
+    if (
+      stateCode === 0 &&
+      messageExpired(this.#intOrNull(row, "expires_at_ms", "inbox_messages"), cmd.nowMs)
+    ) {
+      expired.push(seq);
+      return;
+    }
+    const qos = this.#int(row, "qos", "inbox_messages");
+    if (qos < 0 || qos > 2) bad(`qos=${qos}`);
+    const blob = row["message"];
+    const ids = row["subscription_ids"];
+    if (!(blob instanceof Uint8Array)) bad("message is not a blob");
+    let message: StoredMessage;
+    let subscriptionIds: number[] = [];
+    try {
+      message = decodeStoredMessage(blob);
+      if (ids !== null) {
+        const decoded: unknown = ids instanceof Uint8Array ? idDecoder.decode(ids) : null;
+        if (!Array.isArray(decoded) || !decoded.every((x) => Number.isInteger(x))) {
+          throw new Error(`subscription ids are ${String(decoded)}`);
+        }
+        subscriptionIds = decoded;
+      }
+    } catch (err) {
+      bad(err instanceof Error ? err.message : String(err));
+    }
+    out.push({
+      seq,
+      message,
+      qos: qos as QoS,
+      retain: this.#int(row, "retain", "inbox_messages") !== 0,
+      subscriptionIds,
+      state: stateCode === 0 ? "queued" : "released",
+    });
   }
 }

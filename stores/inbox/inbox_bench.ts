@@ -1,15 +1,18 @@
 /**
  * Micro-benchmark of the SQLite inbox store with fsync on (synchronous=FULL).
  * Run: `deno run -A stores/inbox/inbox_bench.ts [dir]` (default: a temp dir
- * on the current file system). Prints one line per scenario.
+ * on the current file system). Prints one line per scenario. Set
+ * `INBOX_BENCH_SYNC=NORMAL` to see the cost without fsync.
  *
  * @module
  */
 import { join } from "node:path";
+import process from "node:process";
 import type { ClientKey, StoredMessage } from "../message.ts";
 import type { EnqueueItem } from "./inboxStore.ts";
 import { SqliteInboxStore } from "./sqliteInboxStore.ts";
 
+const synchronous = Deno.env.get("INBOX_BENCH_SYNC") === "NORMAL" ? "NORMAL" : "FULL";
 const dir = Deno.args[0] ?? await Deno.makeTempDir({ prefix: "inbox_bench_" });
 const path = join(dir, "inbox.db");
 const store = new SqliteInboxStore(path, {
@@ -17,7 +20,8 @@ const store = new SqliteInboxStore(path, {
   overflowPolicy: "drop-newest",
   maxSubscriptions: 100,
   maxIncomingQos2: 65535,
-});
+}, { synchronous });
+console.log(`synchronous=${synchronous}, db ${path}`);
 
 const INBOXES = 1000;
 const keys: ClientKey[] = [];
@@ -47,10 +51,16 @@ function message(i: number, bytes: number): StoredMessage {
   };
 }
 
-function report(name: string, messages: number, ms: number): void {
+let cpuMark = process.cpuUsage();
+
+/** Prints wall time per unit and CPU time (user+system) since the previous report. */
+function report(name: string, messages: number, ms: number, units = 1): void {
+  const cpu = process.cpuUsage(cpuMark);
+  cpuMark = process.cpuUsage();
+  const cpuMs = (cpu.user + cpu.system) / 1000 / units;
   console.log(
-    `${name.padEnd(58)} ${ms.toFixed(1).padStart(8)} ms  ${
-      Math.round(messages / (ms / 1000)).toLocaleString("en-US").padStart(10)
+    `${name.padEnd(58)} ${ms.toFixed(1).padStart(7)} ms (cpu ${cpuMs.toFixed(1).padStart(6)} ms) ${
+      Math.round(messages / (ms / 1000)).toLocaleString("en-US").padStart(9)
     } msg/s`,
   );
 }
@@ -71,7 +81,12 @@ for (const bytes of [100, 1000]) {
     await store.enqueue(items);
   }
   const ms = performance.now() - t0;
-  report(`enqueue 1000 distinct msgs (${bytes} B) in one call, per call`, 1000, ms / rounds);
+  report(
+    `enqueue 1000 distinct msgs (${bytes} B) in one call, per call`,
+    1000,
+    ms / rounds,
+    rounds,
+  );
 }
 
 // 2. Fan-out: one message to 1,000 inboxes (encoded once).

@@ -16,6 +16,7 @@ import {
 } from "../sqlite/database.ts";
 import { type InboxCommand, type InboxCommandResult, InboxStateMachine } from "./inboxCommands.ts";
 import { validateInboxLimits } from "./inboxRules.ts";
+import type { RecentEntriesOptions } from "./recentEntries.ts";
 import type {
   AttachOptions,
   EnqueueItem,
@@ -32,6 +33,12 @@ export interface SqliteInboxStoreOptions extends OpenDatabaseOptions {
   readonly maxCommandsPerBatch?: number;
   /** Inboxes whose meta is cached in memory. Default 100,000 (~200 B each). */
   readonly maxCachedInboxes?: number;
+  /**
+   * Bounds of the in-memory copy of each inbox's newest entries, which serves
+   * reads of just-enqueued messages without a query. Defaults: 256 per inbox,
+   * 65,536 in all, 64 MiB of payload.
+   */
+  readonly recentEntries?: RecentEntriesOptions;
 }
 
 function expect<K extends InboxCommandResult["kind"]>(
@@ -70,6 +77,7 @@ export class SqliteInboxStore implements InboxStore {
           new InboxStateMachine(this.#opened.db, path, {
             limits: { ...limits },
             maxCachedInboxes: options.maxCachedInboxes,
+            recentEntries: options.recentEntries,
           }),
       );
     } catch (err) {

@@ -4,6 +4,9 @@ import { DatabaseSync } from "node:sqlite";
 import { StoreClosedError, StoreCorruptError } from "../sqlite/database.ts";
 import { inboxStoreSuite, item, SUITE_LIMITS } from "./inboxStore.case.ts";
 import { SqliteInboxStore } from "./sqliteInboxStore.ts";
+import { MemoryInboxStore } from "./memoryInboxStore.ts";
+import type { InboxStore } from "./inboxStore.ts";
+import fc from "fast-check";
 
 inboxStoreSuite("SqliteInboxStore (file)", () => {
   let dir: string | null = null;
@@ -23,12 +26,31 @@ inboxStoreSuite("SqliteInboxStore (file)", () => {
   };
 });
 
-inboxStoreSuite("SqliteInboxStore (:memory:, tiny cache)", () => {
+inboxStoreSuite("SqliteInboxStore (:memory:, tiny caches)", () => {
   let store: SqliteInboxStore | null = null;
   return {
     durable: false,
     open: (limits) =>
-      Promise.resolve(store = new SqliteInboxStore(":memory:", limits, { maxCachedInboxes: 1 })),
+      Promise.resolve(
+        store = new SqliteInboxStore(":memory:", limits, {
+          maxCachedInboxes: 1,
+          recentEntries: { maxEntriesPerInbox: 2, maxEntries: 3 },
+        }),
+      ),
+    cleanup: async () => await store?.close(),
+  };
+});
+
+inboxStoreSuite("SqliteInboxStore (:memory:, no recent entries)", () => {
+  let store: SqliteInboxStore | null = null;
+  return {
+    durable: false,
+    open: (limits) =>
+      Promise.resolve(
+        store = new SqliteInboxStore(":memory:", limits, {
+          recentEntries: { maxEntriesPerInbox: 0 },
+        }),
+      ),
     cleanup: async () => await store?.close(),
   };
 });
@@ -102,4 +124,118 @@ Deno.test("SqliteInboxStore: an unreadable message row is an error naming the fi
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("SqliteInboxStore behaves like MemoryInboxStore under random operations", async () => {
+  const keys = [{ tenant: "t", clientId: "a" }, { tenant: "t", clientId: "b" }];
+  const w = <T>(weight: number, arbitrary: fc.Arbitrary<T>) => ({ weight, arbitrary });
+  const op = fc.oneof(
+    w(1, fc.record({ kind: fc.constant("attach" as const), k: fc.nat(1), clean: fc.boolean() })),
+    w(
+      4,
+      fc.record({
+        kind: fc.constant("enqueue" as const),
+        ks: fc.array(fc.nat(1), { minLength: 1, maxLength: 4 }),
+        expiring: fc.boolean(),
+        now: fc.nat(3),
+      }),
+    ),
+    w(
+      4,
+      fc.record({
+        kind: fc.constant("read" as const),
+        k: fc.nat(1),
+        after: fc.nat(6),
+        max: fc.integer({ min: 1, max: 4 }),
+        now: fc.nat(3),
+      }),
+    ),
+    w(
+      2,
+      fc.record({
+        kind: fc.constant("remove" as const),
+        k: fc.nat(1),
+        seqs: fc.array(fc.integer({ min: 1, max: 8 }), { maxLength: 4 }),
+      }),
+    ),
+    w(
+      3,
+      fc.record({
+        kind: fc.constant("release" as const),
+        k: fc.nat(1),
+        seq: fc.integer({ min: 1, max: 6 }),
+      }),
+    ),
+    w(1, fc.record({ kind: fc.constant("detach0" as const), k: fc.nat(1) })),
+  );
+  const limitsArb = fc.record({
+    maxQueuedMessages: fc.integer({ min: 0, max: 6 }),
+    overflowPolicy: fc.constantFrom("drop-newest" as const, "drop-oldest" as const),
+    maxSubscriptions: fc.constant(5),
+    maxIncomingQos2: fc.constant(5),
+  });
+  await fc.assert(
+    fc.asyncProperty(limitsArb, fc.array(op, { maxLength: 25 }), async (limits, ops) => {
+      const mem = new MemoryInboxStore(limits);
+      const sql = new SqliteInboxStore(":memory:", limits, {
+        recentEntries: { maxEntriesPerInbox: 2, maxEntries: 3 },
+        maxCachedInboxes: 1,
+      });
+      try {
+        const start = [0, 1].map((k) => ({ kind: "attach" as const, k, clean: false }));
+        for (const o of [...start, ...ops]) {
+          const run = async (s: InboxStore): Promise<unknown> => {
+            switch (o.kind) {
+              case "attach": {
+                const r = await s.attach(keys[o.k], {
+                  cleanStart: o.clean,
+                  sessionExpirySeconds: 100,
+                  nowMs: 0,
+                });
+                return { ...r.meta, subscriptions: [...r.meta.subscriptions], resumed: r.resumed };
+              }
+              case "enqueue": {
+                const items = await Promise.all(o.ks.map(async (k) => {
+                  const meta = await s.get(keys[k]);
+                  return item(keys[k], meta?.incarnation ?? 0, `m${k}`, {
+                    receivedAtMs: o.now,
+                    expiresAtMs: o.expiring ? 2 : null,
+                  });
+                }));
+                return await s.enqueue(items);
+              }
+              case "read":
+                return (await s.read(keys[o.k], o.after, o.max, o.now)).map((
+                  e,
+                ) => [e.seq, e.state]);
+              case "remove":
+                await s.remove(keys[o.k], o.seqs);
+                return (await s.get(keys[o.k]))?.queuedCount ?? null;
+              case "release":
+                await s.markReleased(keys[o.k], o.seq);
+                return null;
+              case "detach0": {
+                const meta = await s.get(keys[o.k]);
+                if (meta !== null) await s.detach(keys[o.k], meta.incarnation, 0, 0);
+                return null;
+              }
+            }
+          };
+          const want = await run(mem);
+          const got = await run(sql);
+          if (JSON.stringify(want) !== JSON.stringify(got)) {
+            throw new Error(
+              `${JSON.stringify(o)}: memory ${JSON.stringify(want)} vs sqlite ${
+                JSON.stringify(got)
+              }`,
+            );
+          }
+        }
+      } finally {
+        await mem.close();
+        await sql.close();
+      }
+    }),
+    { numRuns: 300 },
+  );
 });
