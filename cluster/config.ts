@@ -95,6 +95,11 @@ export interface MembershipConfig {
    * origin then counts a missed nack). Default 64.
    */
   maxPendingRelays: number;
+  /**
+   * On a graceful leave, how long to keep gossiping the departure before closing
+   * (memberlist's LeavePropagateDelay). Longer reaches more members under loss. Default 1000.
+   */
+  leavePropagateMs: number;
 }
 
 /** memberlist's LAN profile (plus the serf-style reconnect and our bounds). */
@@ -120,6 +125,7 @@ export function defaultMembershipConfig(): MembershipConfig {
     leftMemberRetentionMs: 24 * 3600_000,
     maxMembers: 4096,
     maxPendingRelays: 64,
+    leavePropagateMs: 1000,
   };
 }
 
