@@ -45,10 +45,7 @@ import type {
   TransportLimits,
 } from "./types.ts";
 
-/**
- * After end(), how long the peer may take to close before the connection is
- * destroyed (a peer that never reads or never closes cannot pin the socket).
- */
+/** Default of `TransportLimits.endLingerMs`. */
 export const END_LINGER_MS = 5000;
 
 /** Default WebSocket path. */
@@ -160,7 +157,7 @@ class ListenerCore implements ConnectionOwner {
     this.#admission = new AdmissionControl(kind, limits, log);
     this.#ctx = { listener: kind, limits, owner: this, log };
     this.#connectDeadlines = new DeadlineQueue(limits.connectTimeoutMs, Date.now);
-    this.#endDeadlines = new DeadlineQueue(END_LINGER_MS, Date.now);
+    this.#endDeadlines = new DeadlineQueue(limits.endLingerMs ?? END_LINGER_MS, Date.now);
     this.#onSocketError = (error) => log.debug("conn.socket-error", { error });
     const rawClosed = (socket: net.Socket): void => this.#rawClosed(socket);
     this.#onRawClose = function (this: net.Socket) {
@@ -464,6 +461,7 @@ export function validateListenerConfig(kind: ListenerKind, config: ListenerConfi
 /** Throws a clear error for a limit that is not a positive finite integer. */
 export function validateLimits(limits: TransportLimits): void {
   for (const [name, value] of Object.entries(limits)) {
+    if (value === undefined && name === "endLingerMs") continue;
     if (!Number.isInteger(value) || value <= 0) {
       throw new Error(`transport limit ${name} must be a positive integer, got ${value}`);
     }

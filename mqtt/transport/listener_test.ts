@@ -517,3 +517,97 @@ Deno.test({
       await listener.close();
     }),
 });
+
+Deno.test("tcp: backpressure — write() turns false, onDrain follows when the peer reads; a slow consumer is destroyed", async () => {
+  let drains = 0;
+  const conns: MqttConnection[] = [];
+  let closes = 0;
+  const listener = await startListener(
+    "tcp",
+    config(),
+    limits({ writeHighWaterMarkBytes: 64 * 1024, maxWriteBufferBytes: 4 * 1024 * 1024 }),
+    (conn) => {
+      conns.push(conn);
+      return {
+        onPacket() {},
+        onFrameError() {},
+        onDrain() {
+          drains++;
+        },
+        onClose() {
+          closes++;
+        },
+      };
+    },
+    silentLogger,
+  );
+  const socket = net.connect(listener.port, "127.0.0.1");
+  await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+  socket.on("error", () => {});
+  socket.pause();
+  await waitFor("accept", () => conns.length === 1);
+  const conn = conns[0];
+  const chunk = new Uint8Array(16 * 1024);
+  let writes = 0;
+  while (conn.write(chunk)) writes++;
+  assert(writes >= 3, `accepted ${writes} chunks before backpressure`);
+  assert(conn.bufferedBytes > 64 * 1024);
+  let received = 0;
+  socket.on("data", (d: Buffer) => {
+    received += d.length;
+  });
+  socket.resume();
+  await waitFor("onDrain", () => drains === 1);
+  assert(conn.bufferedBytes <= 64 * 1024);
+  // Now a consumer that never reads: the buffer limit destroys it.
+  socket.pause();
+  await new Promise((r) => setTimeout(r, 50));
+  // Loopback kernel buffers absorb a few MB first; bounded loop.
+  for (let i = 0; i < 4000 && closes === 0; i++) {
+    conn.write(chunk);
+    if (i % 64 === 63) await new Promise((r) => setTimeout(r, 1));
+  }
+  await waitFor("slow consumer closed", () => closes === 1);
+  assert(received > 0);
+  socket.destroy();
+  await listener.close();
+});
+
+Deno.test("tcp: pause() stops packet delivery until resume()", async () => {
+  const { conns, handler } = recordingHandler(undefined, (conn, p) => {
+    if (p[0] === 0x10) conn.pause();
+  });
+  const listener = await startListener("tcp", config(), limits(), handler, silentLogger);
+  const peer = await tcpPeer(listener.port);
+  peer.write(packet(0x10, 1));
+  await waitFor("CONNECT", () => conns[0]?.packets.length === 1);
+  peer.write(PINGREQ);
+  await new Promise((r) => setTimeout(r, 100));
+  assertEquals(conns[0].packets.length, 1, "no delivery while paused");
+  conns[0].conn.resume();
+  await waitFor("PINGREQ after resume", () => conns[0].packets.length === 2);
+  peer.end();
+  await listener.close();
+});
+
+Deno.test("tcp: after end(), a peer that does not close is destroyed at endLingerMs", async () => {
+  const { conns, handler } = recordingHandler(undefined, (conn) => conn.end());
+  const listener = await startListener(
+    "tcp",
+    config(),
+    limits({ endLingerMs: 100 }),
+    handler,
+    silentLogger,
+  );
+  // allowHalfOpen: the client keeps its side open after our FIN.
+  const socket = net.connect({ port: listener.port, host: "127.0.0.1", allowHalfOpen: true });
+  const peer = peerOf(socket);
+  await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+  peer.write(packet(0x10, 1));
+  const t0 = Date.now();
+  await waitFor("onClose after linger", () => conns[0]?.closes === 1, 2000);
+  assert(Date.now() - t0 >= 80, "not before the linger time");
+  assert(!peer.closed, "the half-open peer is still open on its side");
+  socket.destroy();
+  await listener.close();
+});

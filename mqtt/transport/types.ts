@@ -134,6 +134,8 @@ export interface TransportLimits {
   writeHighWaterMarkBytes: number;
   /** Beyond this the connection is destroyed as a slow consumer. */
   maxWriteBufferBytes: number;
+  /** After end(), how long the peer may take to close before the connection is destroyed. Default 5000. */
+  endLingerMs?: number;
 }
 
 /** A bound listener. */
@@ -167,6 +169,8 @@ export type StartListener = (
  * - writeHighWaterMarkBytes 64 KiB: where write() starts returning false.
  * - maxWriteBufferBytes 8 MiB: a subscriber that falls this far behind is
  *   destroyed rather than letting its queue grow without bound.
+ * - endLingerMs 5000: a peer that neither reads nor closes after end() cannot
+ *   pin the socket longer than this.
  */
 export function defaultTransportLimits(): TransportLimits {
   return {
@@ -176,5 +180,6 @@ export function defaultTransportLimits(): TransportLimits {
     maxConnectsPerSecond: 20_000,
     writeHighWaterMarkBytes: 64 * 1024,
     maxWriteBufferBytes: 8 * 1024 * 1024,
+    endLingerMs: 5000,
   };
 }
