@@ -588,6 +588,10 @@ export class SqliteLogStore implements LogStore {
   #pushTail(m: GroupMeta, e: Entry): void {
     m.tail.push(e);
     m.tailBytes += entryBytes(e);
+    // Trim lazily (amortized O(1) per entry): let the array overshoot the
+    // entry bound by half before cutting it back.
+    const overCount = m.tail.length > this.#tailCacheEntries + (this.#tailCacheEntries >>> 1);
+    if (!overCount && m.tailBytes <= this.#tailCacheBytes) return;
     let drop = 0;
     while (
       m.tail.length - drop > 1 &&
@@ -596,7 +600,7 @@ export class SqliteLogStore implements LogStore {
       m.tailBytes -= entryBytes(m.tail[drop]);
       drop++;
     }
-    if (drop > 0) m.tail.splice(0, drop);
+    if (drop > 0) m.tail = m.tail.slice(drop);
   }
 
   /** Reads [lo, hi) from the database, at most maxBytes (at least one entry). */
