@@ -21,6 +21,8 @@ export class Progress {
   snapshotTicks = 0;
   /** Heard from during the current check-quorum period. */
   recentActive = false;
+  /** Newest leader tick echoed by this follower's heartbeat responses (lease). */
+  lastHeartbeatAckTick = -1;
   /** Probe state: an append was sent and no answer arrived yet. */
   msgAppFlowPaused = false;
   readonly inflights: Inflights;
@@ -53,6 +55,7 @@ export class Progress {
     pr.pendingSnapshot = this.pendingSnapshot;
     pr.snapshotTicks = this.snapshotTicks;
     pr.recentActive = this.recentActive;
+    pr.lastHeartbeatAckTick = this.lastHeartbeatAckTick;
     pr.msgAppFlowPaused = this.msgAppFlowPaused;
     return pr;
   }

@@ -27,6 +27,7 @@ import {
 import { decodeConfChange, encodeConfChange } from "./confChangeCodec.ts";
 import { ConfChangeError, NotLeaderError, ProposalDroppedError } from "./errors.ts";
 import { entriesSizeBytes, RaftLog } from "./raftLog.ts";
+import { jointCommittedIndex } from "./quorum.ts";
 import { ReadOnly } from "./readOnly.ts";
 import { ProgressTracker } from "./tracker.ts";
 import {
@@ -91,6 +92,10 @@ export class Raft {
   #pendingReadIndexMessages: Message[] = [];
   #assembly: SnapshotAssembly | null = null;
   #pendingForceVoters: ReplicaId[] | null = null;
+  /** Ticks since this replica started (the lease clock). */
+  #tickCount = 0;
+  /** Tick of the latest leader transfer start (voids earlier lease acks). */
+  #transferStartedTick = -1;
   /** Ticks into the hand-off of a removed leader, or null. */
   #handoffElapsed: number | null = null;
 
@@ -223,9 +228,16 @@ export class Raft {
   #sendHeartbeat(to: ReplicaId, ctx: Uint8Array | null): void {
     const pr = this.trk.progress.get(to);
     const commit = Math.min(pr?.match ?? 0, this.raftLog.committed);
-    this.#send(
-      newMessage({ type: MessageType.Heartbeat, from: this.id, to, commit, context: ctx }),
-    );
+    // `index` carries our tick count; the echo tells when the follower last
+    // heard from us (for the lease).
+    this.#send(newMessage({
+      type: MessageType.Heartbeat,
+      from: this.id,
+      to,
+      commit,
+      context: ctx,
+      index: this.#tickCount,
+    }));
   }
 
   #bcastAppend(): void {
@@ -390,6 +402,7 @@ export class Raft {
 
   /** Advances the logical clock by one tick. */
   tick(): void {
+    this.#tickCount++;
     if (this.state === StateType.Leader) this.#tickHeartbeat();
     else this.#tickElection();
   }
@@ -487,8 +500,12 @@ export class Raft {
     } else if (m.term > this.term) {
       if (m.type === MessageType.Vote || m.type === MessageType.PreVote) {
         const force = isCampaignTransfer(m.context);
-        const inLease = this.config.checkQuorum && this.lead !== null &&
-          this.electionElapsed < this.config.electionTicks;
+        const inLease = this.config.checkQuorum &&
+          ((this.lead !== null && this.electionElapsed < this.config.electionTicks) ||
+            // A (re)started replica may have promised a lease it no longer
+            // remembers: it abstains for one election timeout.
+            (this.config.readOnlyOption === "lease-based" &&
+              this.#tickCount < this.config.electionTicks));
         if (!force && inLease) return; // a leader is alive: ignore disruptive votes
       }
       if (m.type === MessageType.PreVote) {
@@ -652,7 +669,10 @@ export class Raft {
           // not yet applied the configuration change: ask again.
           this.#maybeSendTimeoutNow(m.from);
         }
-        if (this.config.readOnlyOption !== "safe" || m.context === null) return;
+        if (m.index <= this.#tickCount && m.index > pr.lastHeartbeatAckTick) {
+          pr.lastHeartbeatAckTick = m.index;
+        }
+        if (m.context === null) return;
         const acks = this.readOnly.recvAck(m.from, m.context);
         if (acks === null || this.trk.voteResult((id) => acks.has(id) || undefined) !== "won") {
           return;
@@ -682,6 +702,7 @@ export class Raft {
         if (transferee === this.id) return;
         this.electionElapsed = 0;
         this.leadTransferee = transferee;
+        this.#transferStartedTick = this.#tickCount;
         if (pr.match === this.raftLog.lastIndex()) this.#sendTimeoutNow(transferee);
         else this.#sendAppend(transferee);
         return;
@@ -739,19 +760,38 @@ export class Raft {
   }
 
   #sendReadIndexResponse(m: Message): void {
-    if (this.config.readOnlyOption === "safe") {
-      if (m.context === null) return;
-      if (!this.readOnly.addRequest(this.raftLog.committed, m)) {
-        if (m.from === this.id) {
-          throw new ProposalDroppedError("duplicate or too many pending read-index requests");
-        }
-        return;
-      }
-      this.readOnly.recvAck(this.id, m.context);
-      this.#bcastHeartbeat(m.context);
-    } else {
+    if (this.config.readOnlyOption === "lease-based" && this.#leaseValid()) {
       this.#respondToReadIndex(m, this.raftLog.committed);
+      return;
     }
+    // Safe path (also the fallback when the lease cannot be vouched for).
+    if (m.context === null) return;
+    if (!this.readOnly.addRequest(this.raftLog.committed, m)) {
+      if (m.from === this.id) {
+        throw new ProposalDroppedError("duplicate or too many pending read-index requests");
+      }
+      return;
+    }
+    this.readOnly.recvAck(this.id, m.context);
+    this.#bcastHeartbeat(m.context);
+  }
+
+  /**
+   * The leader lease: a quorum acknowledged heartbeats we sent at tick
+   * `leaseStart` or later, and none of those voters grants a vote (or
+   * pre-vote) to anyone else until an election timeout after receiving it —
+   * so no other leader can exist before leaseStart + electionTicks. Two ticks
+   * of margin cover tick phase differences; tick rates must not drift more.
+   * Leader transfer voids the lease (the transferee's votes bypass it).
+   */
+  #leaseValid(): boolean {
+    const leaseStart = jointCommittedIndex(
+      [this.trk.config.voters, this.trk.config.votersOutgoing],
+      (id) =>
+        id === this.id ? this.#tickCount : this.trk.progress.get(id)?.lastHeartbeatAckTick ?? -1,
+    );
+    return this.leadTransferee === null && leaseStart > this.#transferStartedTick &&
+      this.#tickCount < leaseStart + this.config.electionTicks - 2;
   }
 
   #respondToReadIndex(req: Message, index: number): void {
@@ -897,6 +937,7 @@ export class Raft {
       from: this.id,
       to: m.from,
       context: m.context,
+      index: m.index,
     }));
   }
 
@@ -1039,6 +1080,7 @@ export class Raft {
     this.#handoffElapsed = 0;
     this.electionElapsed = 0;
     this.leadTransferee = best;
+    this.#transferStartedTick = this.#tickCount;
     this.#maybeSendTimeoutNow(best);
     this.#bcastAppend();
   }

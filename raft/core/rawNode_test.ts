@@ -196,11 +196,72 @@ Deno.test("reads: an isolated leader cannot confirm a safe read", () => {
   strictEqual(h.node("1").reads.get("r"), undefined);
 });
 
-Deno.test("reads: lease-based reads answer without a round trip", () => {
-  const h = elected({ readOnlyOption: "lease-based" });
-  h.readIndex("1", "r");
-  strictEqual(h.node("1").reads.get("r"), 2);
-  ok(!h.inFlight.some((m) => m.type === "MsgHeartbeat"));
+Deno.test("reads: lease-based reads answer without a round trip while the lease holds", () => {
+  const h = new Harness({ config: { readOnlyOption: "lease-based" } });
+  h.addNodes(["1", "2", "3"]);
+  h.campaign("1");
+  h.stabilize();
+  strictEqual(h.leader(), null, "freshly started replicas abstain for an election timeout");
+  h.tickUntil(() => h.leader() !== null, 50);
+  const leader = h.leader()!;
+  h.tick(1);
+  h.stabilize(); // a heartbeat round establishes the lease
+  h.readIndex(leader, "r");
+  strictEqual(h.node(leader).reads.get("r"), h.node(leader).raw.status().commit);
+  ok(!h.inFlight.some((m) => m.type === "MsgHeartbeat"), "no round trip");
+  h.log("# isolated, the leader's lease runs out after electionTicks - 2 ticks");
+  h.isolate(leader);
+  h.tick(7, [leader]);
+  h.readIndex(leader, "r2");
+  ok(h.node(leader).reads.has("r2"), "still within the lease");
+  h.tick(1, [leader]);
+  h.readIndex(leader, "r3");
+  h.stabilize();
+  ok(!h.node(leader).reads.has("r3"), "lease expired: falls back to a quorum round, which fails");
+});
+
+Deno.test("reads: no lease read is served once another leader can exist (seeded sweep)", () => {
+  for (let seed = 1; seed <= 30; seed++) {
+    const h = new Harness({ seed, config: { readOnlyOption: "lease-based" } });
+    h.addNodes(["1", "2", "3"]);
+    h.tickUntil(() => h.leader() !== null, 60);
+    const old = h.leader()!;
+    const others = ["1", "2", "3"].filter((id) => id !== old);
+    h.tick(1);
+    h.stabilize();
+    h.isolate(old);
+    for (let t = 0; t < 60; t++) {
+      h.tick(1);
+      h.stabilize();
+      const newLeader = others.find((id) => h.node(id).raw.status().raftState === "leader");
+      if (h.node(old).raw.status().raftState === "leader") {
+        const ctx = `s${seed}t${t}`;
+        h.readIndex(old, ctx);
+        if (h.node(old).reads.has(ctx)) {
+          strictEqual(
+            newLeader,
+            undefined,
+            `seed ${seed}: lease read on ${old} while ${newLeader} leads`,
+          );
+        }
+      }
+      if (newLeader !== undefined) break;
+    }
+  }
+});
+
+Deno.test("reads: a leader transfer voids the lease", () => {
+  const h = new Harness({ config: { readOnlyOption: "lease-based" } });
+  h.addNodes(["1", "2", "3"]);
+  h.tickUntil(() => h.leader() !== null, 50);
+  const leader = h.leader()!;
+  const other = ["1", "2", "3"].find((id) => id !== leader)!;
+  h.tick(1);
+  h.stabilize();
+  h.partition([leader], ["1", "2", "3"].filter((id) => id !== leader && id !== other));
+  h.transferLeader(leader, other);
+  h.readIndex(leader, "r");
+  ok(!h.node(leader).reads.has("r"), "no lease read during a transfer");
 });
 
 Deno.test("reads: a new leader answers only after committing an entry of its term", () => {

@@ -31,6 +31,7 @@ function runSeed(seed: number): Record<string, number> {
       // Vary the election options across seeds.
       preVote: seed % 2 === 0,
       checkQuorum: seed % 3 !== 0,
+      readOnlyOption: seed % 3 !== 0 && seed % 4 === 1 ? "lease-based" : "safe",
     },
   });
   h.addNodes(IDS.slice(0, 5));
@@ -38,6 +39,23 @@ function runSeed(seed: number): Record<string, number> {
   const down = new Set<string>();
   const leaders = new Map<number, string>();
   let seq = 0;
+  /** Read context -> the highest commit index any replica knew when it was issued. */
+  const readFloor = new Map<string, number>();
+  let readsAnswered = 0;
+  const maxCommit = () => Math.max(...IDS.map((id) => h.node(id).raw.status().commit));
+  const checkReads = () => {
+    for (const id of IDS) {
+      for (const [ctx, index] of h.node(id).reads) {
+        const floor = readFloor.get(ctx);
+        if (floor === undefined) continue;
+        readFloor.delete(ctx);
+        readsAnswered++;
+        if (index < floor) {
+          throw new Error(`seed ${seed}: read ${ctx} at ${id} got index ${index} < ${floor}`);
+        }
+      }
+    }
+  };
   const checkElectionSafety = () => {
     for (const id of IDS) {
       if (down.has(id)) continue;
@@ -91,10 +109,20 @@ function runSeed(seed: number): Record<string, number> {
     } else if (r < 0.97) {
       const leader = h.leader();
       if (leader !== null) h.transferLeader(leader, pick(IDS));
+    } else if (r < 0.995) {
+      // Any replica that believes it leads, stale ones included.
+      const leaders = IDS.filter((id) => h.node(id).raw.status().raftState === "leader");
+      const target = leaders.length > 0 && rnd() < 0.8 ? pick(leaders) : pick(IDS);
+      if (!down.has(target)) {
+        const ctx = `r${seq++}`;
+        readFloor.set(ctx, maxCommit());
+        h.readIndex(target, ctx);
+      }
     } else {
       h.stabilize();
     }
     checkElectionSafety();
+    checkReads();
     h.checkSafety();
   }
   // Liveness: heal everything, then a leader and full convergence within a budget.
@@ -141,6 +169,7 @@ function runSeed(seed: number): Record<string, number> {
     snapshots: countLines(/installs snapshot/),
     transfers: h.deliveredByType.get("MsgTimeoutNow") ?? 0,
     snapshotChunks: h.deliveredByType.get("MsgSnap") ?? 0,
+    readsAnswered,
   };
 }
 
@@ -156,7 +185,7 @@ Deno.test(`chaos: ${SEEDS} seeds keep election and state-machine safety, then co
     for (const [k, v] of Object.entries(counts)) totals[k] = (totals[k] ?? 0) + v;
   }
   // The run must actually exercise what it claims to.
-  for (const k of ["leaders", "confChanges", "snapshots", "transfers"]) {
+  for (const k of ["leaders", "confChanges", "snapshots", "transfers", "readsAnswered"]) {
     ok((totals[k] ?? 0) > 0, `no ${k} happened in ${SEEDS} seeds: ${JSON.stringify(totals)}`);
   }
   if (Deno.env.get("CHAOS_SEEDS") !== undefined) console.log(JSON.stringify(totals));
