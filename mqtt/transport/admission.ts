@@ -23,6 +23,8 @@ const REJECT_LOG_INTERVAL_MS = 1000;
 export class AdmissionControl {
   /** Sockets admitted and not yet released. */
   open = 0;
+  /** Sockets admitted since start. */
+  accepted = 0;
   /** Sockets rejected since start, by reason. */
   readonly rejected: Record<RejectReason, number> = {
     "max-connections": 0,
@@ -56,6 +58,7 @@ export class AdmissionControl {
     }
     if (reason === null) {
       this.open++;
+      this.accepted++;
       this.#windowAccepts++;
     }
     return reason;

@@ -23,6 +23,7 @@ import type {
   ClientCertificateInfo,
   ConnectionEvents,
   FrameError,
+  FrameErrorKind,
   ListenerKind,
   MqttConnection,
   TransportLimits,
@@ -62,6 +63,14 @@ export interface ConnectionContext {
   limits: TransportLimits;
   owner: ConnectionOwner;
   log: Logger;
+  /** Counters this connection updates. */
+  counters: ConnectionCounters;
+}
+
+/** Per-listener counters updated by connections. */
+export interface ConnectionCounters {
+  frameErrors: Record<FrameErrorKind, number>;
+  slowConsumers: number;
 }
 
 let nextConnectionId = 1;
@@ -192,6 +201,7 @@ export class Connection implements MqttConnection, FrameSink {
   /** Frame guard sink: the inbound stream is unusable. */
   frameError(error: FrameError): void {
     this.#stopReading();
+    this.#ctx.counters.frameErrors[error.kind]++;
     this.#ctx.log.debug("conn.frame-error", {
       connId: this.id,
       remoteAddress: this.remoteAddress,
@@ -215,6 +225,7 @@ export class Connection implements MqttConnection, FrameSink {
     const limits = this.#ctx.limits;
     const buffered = this.#queuedBytes + this.#channel.pendingBytes + packet.length;
     if (buffered > limits.maxWriteBufferBytes) {
+      this.#ctx.counters.slowConsumers++;
       this.#ctx.log.warn("conn.slow-consumer", {
         connId: this.id,
         remoteAddress: this.remoteAddress,

@@ -42,7 +42,20 @@ function setup(limitOverrides: Partial<TransportLimits> = {}) {
   };
   const limits = { ...defaultTransportLimits(), ...limitOverrides };
   const conn = new Connection(
-    { listener: "tcp", limits, owner: ownerImpl, log },
+    {
+      listener: "tcp",
+      limits,
+      owner: ownerImpl,
+      log,
+      counters: {
+        frameErrors: {
+          "malformed-remaining-length": 0,
+          "packet-too-large": 0,
+          "connect-timeout": 0,
+        },
+        slowConsumers: 0,
+      },
+    },
     channel,
     {},
     null,

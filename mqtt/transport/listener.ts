@@ -40,6 +40,7 @@ import type {
   ConnectionHandler,
   ListenerConfig,
   ListenerKind,
+  ListenerStats,
   RunningListener,
   StartListener,
   TransportLimits,
@@ -142,6 +143,7 @@ class ListenerCore implements ConnectionOwner {
   /** Every admitted TCP socket (also under TLS / WebSocket), for close(). */
   readonly #rawSockets = new Set<net.Socket>();
   #closing = false;
+  #handshakeTimeouts = 0;
   readonly #onSocketError: (error: Error) => void;
   readonly #onRawClose: (this: net.Socket) => void;
 
@@ -155,7 +157,20 @@ class ListenerCore implements ConnectionOwner {
     this.log = log;
     this.#handler = handler;
     this.#admission = new AdmissionControl(kind, limits, log);
-    this.#ctx = { listener: kind, limits, owner: this, log };
+    this.#ctx = {
+      listener: kind,
+      limits,
+      owner: this,
+      log,
+      counters: {
+        frameErrors: {
+          "malformed-remaining-length": 0,
+          "packet-too-large": 0,
+          "connect-timeout": 0,
+        },
+        slowConsumers: 0,
+      },
+    };
     this.#connectDeadlines = new DeadlineQueue(limits.connectTimeoutMs, Date.now);
     this.#endDeadlines = new DeadlineQueue(limits.endLingerMs ?? END_LINGER_MS, Date.now);
     this.#onSocketError = (error) => log.debug("conn.socket-error", { error });
@@ -216,6 +231,7 @@ class ListenerCore implements ConnectionOwner {
     socket.on("error", this.#onSocketError);
     socket.on("close", this.#onRawClose);
     this.#connectDeadlines.add(socket, now, () => {
+      this.#handshakeTimeouts++;
       this.log.debug("conn.handshake-timeout", { remoteAddress: socket.remoteAddress });
       socket.destroy();
     });
@@ -284,6 +300,19 @@ class ListenerCore implements ConnectionOwner {
     this.#connectDeadlines.delete(conn.rawKey);
   }
 
+  /** A snapshot of the counters. */
+  stats(): ListenerStats {
+    const counters = this.#ctx.counters;
+    return {
+      openConnections: this.#admission.open,
+      accepted: this.#admission.accepted,
+      rejected: { ...this.#admission.rejected },
+      frameErrors: { ...counters.frameErrors },
+      handshakeTimeouts: this.#handshakeTimeouts,
+      slowConsumers: counters.slowConsumers,
+    };
+  }
+
   ending(conn: Connection): void {
     this.#endDeadlines.add(conn, Date.now(), () => conn.destroy());
   }
@@ -318,6 +347,7 @@ class ListenerCore implements ConnectionOwner {
           kind: this.kind,
           host: config.host,
           port,
+          stats: () => this.stats(),
           close: () => {
             closed ??= this.#close(server, beforeClose);
             return closed;

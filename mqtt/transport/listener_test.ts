@@ -169,6 +169,7 @@ Deno.test("tcp: a too-large declared packet gives a frame error; the handler's D
     "packet-too-large",
     268_435_460,
   ]]);
+  assertEquals(listener.stats().frameErrors["packet-too-large"], 1);
   await waitFor("onClose", () => conns[0].closes === 1);
   await listener.close();
 });
@@ -233,6 +234,12 @@ Deno.test("tcp: maxConnections closes the excess at once and logs it", async () 
   const rejected = log.lines.filter((l) => l.event === "conn.rejected");
   assertEquals(rejected.length, 1);
   assertEquals(rejected[0].reason, "max-connections");
+  const stats = listener.stats();
+  assertEquals([stats.openConnections, stats.accepted, stats.rejected["max-connections"]], [
+    2,
+    2,
+    1,
+  ]);
   a.end();
   await waitFor("slot freed", () => conns[0].closes === 1);
   await new Promise((r) => setTimeout(r, 20));
@@ -485,6 +492,7 @@ Deno.test({
       const raw = await tcpPeer(listener.port);
       await raw.waitClosed();
       assertEquals(conns.length, 0);
+      assertEquals(listener.stats().handshakeTimeouts, 1);
       await listener.close();
     }),
 });
@@ -568,6 +576,7 @@ Deno.test("tcp: backpressure — write() turns false, onDrain follows when the p
     if (i % 64 === 63) await new Promise((r) => setTimeout(r, 1));
   }
   await waitFor("slow consumer closed", () => closes === 1);
+  assertEquals(listener.stats().slowConsumers, 1);
   assert(received > 0);
   socket.destroy();
   await listener.close();

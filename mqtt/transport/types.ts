@@ -138,12 +138,34 @@ export interface TransportLimits {
   endLingerMs?: number;
 }
 
+/** Counters of one listener since it started (for metrics). */
+export interface ListenerStats {
+  /** TCP sockets admitted and still open (under TLS/WS too, handshakes included). */
+  openConnections: number;
+  /** TCP sockets admitted. */
+  accepted: number;
+  /** TCP sockets closed at accept, by reason. */
+  rejected: {
+    "max-connections": number;
+    "max-connects-per-second": number;
+    "listener-closing": number;
+  };
+  /** Frame errors reported to sessions, by kind. */
+  frameErrors: Record<FrameErrorKind, number>;
+  /** Sockets closed because the TLS handshake or WebSocket upgrade did not finish within connectTimeoutMs. */
+  handshakeTimeouts: number;
+  /** Connections destroyed for exceeding maxWriteBufferBytes. */
+  slowConsumers: number;
+}
+
 /** A bound listener. */
 export interface RunningListener {
   kind: ListenerKind;
   host: string;
   /** Actual bound port, also when configured 0. */
   port: number;
+  /** A snapshot of the listener's counters. */
+  stats(): ListenerStats;
   /** Stop accepting, destroy open connections (each gets onClose), and release the port. */
   close(): Promise<void>;
 }
