@@ -11,6 +11,7 @@ import {
   Inbox,
   type MqttClient,
   publishReason,
+  subscribeGranted,
   uniqueId,
 } from "./harness/clients.ts";
 import { MosqSub, mosqPub } from "./harness/mosquittoCli.ts";
@@ -120,8 +121,8 @@ Deno.test("password file authentication and ACLs", async (t) => {
     await edgemqStep(t, "a denied subscription gets SUBACK 0x80 (v3.1.1) and 0x87 (v5)", async () => {
       for (const v of [4, 5] as const) {
         const c = await as("carol", v);
-        const granted = await c.subscribeAsync(["test/nosubscribe", "test/ok"], { qos: 1 });
-        assertEquals(granted.map((g) => g.qos), [v === 4 ? 0x80 : 0x87, 1]);
+        const granted = await subscribeGranted(c, ["test/nosubscribe", "test/ok"], { qos: 1 });
+        assertEquals(granted, [v === 4 ? 0x80 : 0x87, 1]);
         await closeClient(c);
       }
     });
@@ -129,7 +130,7 @@ Deno.test("password file authentication and ACLs", async (t) => {
     await edgemqStep(t, "a client never receives messages on a topic it may not subscribe to", async () => {
       const bob = await as("bob");
       const inbox = new Inbox(bob);
-      await bob.subscribeAsync("filt/#", { qos: 1 }).catch(() => []);
+      await subscribeGranted(bob, "filt/#", { qos: 1 });
       const alice = await as("alice");
       await alice.publishAsync("filt/private", "p", { qos: 1 });
       await alice.publishAsync("filt/public", "q", { qos: 1 });
@@ -142,8 +143,8 @@ Deno.test("password file authentication and ACLs", async (t) => {
     await edgemqStep(t, "%u in an ACL topic stands for the user name", async () => {
       const alice = await as("alice");
       const inbox = new Inbox(alice);
-      const g = await alice.subscribeAsync(["users/alice/#", "users/bob/#"], { qos: 1 });
-      assertEquals(g.map((x) => x.qos), [1, 0x87]);
+      const g = await subscribeGranted(alice, ["users/alice/#", "users/bob/#"], { qos: 1 });
+      assertEquals(g, [1, 0x87]);
       assertEquals(await publishReason(alice, "users/bob/inbox", "x", { qos: 1 }), 0x87);
       await alice.publishAsync("users/alice/inbox", "mine", { qos: 1 });
       assertEquals((await inbox.next()).payload, "mine");

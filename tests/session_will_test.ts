@@ -300,7 +300,7 @@ Deno.test("wills, keep-alive and sessions", async (t) => {
       // mqtt-packet refuses to encode this CONNECT, so build it by hand.
       const bad = await RawClient.open(b.tcpPort, 4);
       raws.push(bad);
-      bad.send(frame(0x10, [...mqttString("MQTT"), 4, 0x00, 0, 60, ...mqttString("")]));
+      bad.send(frame(0x10, [...mqttString("MQTT"), 4, 0x00, 0, 20, ...mqttString("")]));
       const ack = await bad.expect("connack");
       assertEquals(ack.returnCode, 2);
       await bad.waitClosed(3000);

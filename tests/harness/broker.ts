@@ -375,6 +375,15 @@ export async function startBroker(options: BrokerOptions = {}): Promise<BrokerHa
   const finish = async (): Promise<number> => {
     const s = await status;
     await readers;
+    // EDGEMQ_TEST_LOGS=1 prints the broker's warnings and errors (=all: every line).
+    const dump = Deno.env.get("EDGEMQ_TEST_LOGS");
+    if (dump !== undefined) {
+      for (const l of logs) {
+        if (dump === "all" || l.level === "warn" || l.level === "error" || l.event === "text") {
+          console.error(`[broker ${child.pid}] ${JSON.stringify(l)}`);
+        }
+      }
+    }
     await Deno.remove(confDir, { recursive: true }).catch(() => {});
     if (ownDir && !keepDir) await Deno.remove(dataDir, { recursive: true }).catch(() => {});
     return s.code;

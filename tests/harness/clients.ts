@@ -241,3 +241,24 @@ export async function publishReason(
     throw e;
   }
 }
+
+/**
+ * Subscribe and return the granted QoS / reason code per filter. MQTT.js rejects a
+ * SUBSCRIBE whose SUBACK holds a failure code; this returns the codes instead.
+ */
+export async function subscribeGranted(
+  client: MqttClient,
+  filters: string | string[],
+  opts: { qos: 0 | 1 | 2 },
+): Promise<number[]> {
+  try {
+    const g = await client.subscribeAsync(filters, opts);
+    return g.map((x) => x.qos);
+  } catch (e) {
+    const packet = (e as { packet?: { granted?: unknown } }).packet;
+    if (packet !== undefined && Array.isArray(packet.granted)) {
+      return packet.granted.map((x) => (typeof x === "number" ? x : (x as { qos: number }).qos));
+    }
+    throw e;
+  }
+}

@@ -84,7 +84,8 @@ export class RawClient {
         protocolVersion: v,
         clean: opts.clean ?? true,
         clientId: opts.clientId,
-        keepalive: opts.keepalive ?? 60,
+        // below the 30 s maxKeepAliveSeconds some test brokers use
+        keepalive: opts.keepalive ?? 20,
         will: opts.will,
         properties: opts.properties,
         username: opts.username,
