@@ -112,8 +112,9 @@ export function validateLocalStoresConfig(config: LocalStoresConfig): void {
 
 /**
  * Opens (creating if absent) `dataDir` and the stores in it. Fails with a
- * message naming the directory when it cannot be created or written, and
- * with a `StoreCorruptError` naming the file when a database is damaged.
+ * message naming the directory when it cannot be created or written, with a
+ * `StoreCorruptError` naming the file when a database is damaged, and at once
+ * when another process holds the databases open (each is locked exclusively).
  */
 export async function openLocalStores(
   dataDir: string,
@@ -130,6 +131,7 @@ export async function openLocalStores(
     throw new Error(`data directory ${dataDir} is not writable: ${detail}`, { cause: err });
   }
   const dbOptions = {
+    exclusive: true,
     synchronous: config.synchronous,
     busyTimeoutMs: config.busyTimeoutMs,
     maxCommandsPerBatch: config.maxCommandsPerBatch,

@@ -98,3 +98,16 @@ Deno.test("openLocalStores: malformed config names the field", async () => {
     /overflowPolicy/,
   );
 });
+
+Deno.test("openLocalStores: a second opener of the same directory is refused", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const first = await openLocalStores(root, defaultLocalStoresConfig());
+    await rejects(openLocalStores(root, defaultLocalStoresConfig()), /locked by another process/);
+    await first.close();
+    const again = await openLocalStores(root, defaultLocalStoresConfig());
+    await again.close();
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

@@ -17,6 +17,13 @@ export interface OpenDatabaseOptions {
    * the last commits on power loss (never corrupts); use only for tests/benchmarks.
    */
   readonly synchronous?: "FULL" | "NORMAL";
+  /**
+   * Hold an exclusive lock on the file for as long as it is open, so that a
+   * second process (say, a second broker started on the same data directory)
+   * fails at once with a clear error instead of writing behind this one's
+   * caches. Default false.
+   */
+  readonly exclusive?: boolean;
 }
 
 /** The database file is not a database, is corrupt, or holds rows this code cannot read. */
@@ -92,9 +99,17 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): O
   }
   try {
     withCorruptionCheck(path, () => {
-      db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
+      if (options.exclusive === true) {
+        // Set before the first access so that WAL keeps its index in heap memory.
+        db.exec("PRAGMA busy_timeout = 0");
+        db.exec("PRAGMA locking_mode = EXCLUSIVE");
+      } else db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
       // Reading the schema touches the header and page 1: "file is not a database" shows here.
-      db.prepare("SELECT count(*) AS n FROM sqlite_master").get();
+      try {
+        db.prepare("SELECT count(*) AS n FROM sqlite_master").get();
+      } catch (err) {
+        throw lockedOr(path, err);
+      }
       if (path !== ":memory:") {
         const row = db.prepare("PRAGMA journal_mode = WAL").get();
         const mode = row === undefined ? undefined : row["journal_mode"];
@@ -104,12 +119,29 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): O
       }
       db.exec(`PRAGMA synchronous = ${synchronous}`);
       db.exec("PRAGMA foreign_keys = OFF");
+      if (options.exclusive === true) {
+        try {
+          db.exec("BEGIN IMMEDIATE; COMMIT"); // takes the exclusive lock now
+        } catch (err) {
+          throw lockedOr(path, err);
+        }
+        db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
+      }
     });
   } catch (err) {
     db.close();
     throw err;
   }
   return { db, path };
+}
+
+function lockedOr(path: string, err: unknown): unknown {
+  const msg = err instanceof Error ? err.message : String(err);
+  if (!msg.includes("database is locked")) return err;
+  return new Error(
+    `store database ${path} is locked by another process (is another broker using this data directory?)`,
+    { cause: err },
+  );
 }
 
 /**
