@@ -221,6 +221,27 @@ export class Raft {
     return true;
   }
 
+  /** An entry-less append at next-1 that bypasses the full window (not counted in it). */
+  #sendEmptyAppendProbe(to: ReplicaId): void {
+    const pr = this.trk.progress.get(to);
+    if (pr === undefined) return;
+    const prevIndex = pr.next - 1;
+    const prevTerm = this.raftLog.termOrZero(prevIndex);
+    if (prevTerm === 0 && prevIndex > 0) {
+      pr.becomeProbe();
+      this.#sendAppend(to);
+      return;
+    }
+    this.#send(newMessage({
+      type: MessageType.App,
+      from: this.id,
+      to,
+      index: prevIndex,
+      logTerm: prevTerm,
+      commit: this.raftLog.committed,
+    }));
+  }
+
   #sendAppend(to: ReplicaId): void {
     this.#maybeSendAppend(to, true);
   }
@@ -661,7 +682,11 @@ export class Raft {
       case MessageType.HeartbeatResp: {
         pr.recentActive = true;
         pr.msgAppFlowPaused = false;
-        if (pr.match < this.raftLog.lastIndex() || pr.state === ProgressState.Probe) {
+        if (pr.state === ProgressState.Replicate && pr.inflights.full()) {
+          // The window may be stuck on a lost append or response: probe with
+          // an empty append (at most one per heartbeat) to resynchronise.
+          this.#sendEmptyAppendProbe(m.from);
+        } else if (pr.match < this.raftLog.lastIndex() || pr.state === ProgressState.Probe) {
           this.#sendAppend(m.from);
         }
         if (this.#handoffElapsed !== null && m.from === this.leadTransferee) {

@@ -32,6 +32,9 @@ function runSeed(seed: number): Record<string, number> {
       preVote: seed % 2 === 0,
       checkQuorum: seed % 3 !== 0,
       readOnlyOption: seed % 3 !== 0 && seed % 4 === 1 ? "lease-based" : "safe",
+      // Small windows stress flow control (a lost append must not stall it).
+      maxInflightMsgs: seed % 5 === 0 ? 1 : seed % 5 === 1 ? 4 : 256,
+      maxInflightBytes: seed % 7 === 0 ? 256 : 16 << 20,
     },
   });
   h.addNodes(IDS.slice(0, 5));
