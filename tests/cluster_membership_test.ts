@@ -9,110 +9,12 @@
  */
 
 import { ok } from "node:assert/strict";
-import net from "node:net";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
+import { freePorts, NodeProcess, waitUntil } from "../cluster/testing/nodeProcess.ts";
 const ENTRY = Deno.env.get("EDGEMQ_CLUSTER_ENTRY") ?? "main.ts";
 const DETECT_BOUND_MS = 10_000;
 const REJOIN_BOUND_MS = 10_000;
 const JOIN_BOUND_MS = 20_000;
-
-interface Line {
-  atMs: number;
-  fields: Record<string, unknown>;
-}
-
-class NodeProcess {
-  readonly lines: Line[] = [];
-  readonly #child: Deno.ChildProcess;
-  readonly #drained: Promise<void>;
-
-  constructor(readonly name: string, configPath: string) {
-    this.#child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", join(ROOT, ENTRY), "--config", configPath],
-      cwd: ROOT,
-      stdout: "piped",
-      stderr: "piped",
-      stdin: "null",
-    }).spawn();
-    this.#drained = Promise.all([
-      this.#read(this.#child.stdout, true),
-      this.#read(this.#child.stderr, false),
-    ])
-      .then(() => {});
-  }
-
-  async #read(stream: ReadableStream<Uint8Array>, parse: boolean): Promise<void> {
-    let rest = "";
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      rest += chunk;
-      const parts = rest.split("\n");
-      rest = parts.pop() ?? "";
-      for (const part of parts) {
-        if (!parse) {
-          if (part.trim().length > 0 && Deno.env.get("VERBOSE")) {
-            console.error(`[${this.name}] ${part}`);
-          }
-          continue;
-        }
-        try {
-          const fields: unknown = JSON.parse(part);
-          if (typeof fields === "object" && fields !== null) {
-            this.lines.push({ atMs: Date.now(), fields: fields as Record<string, unknown> });
-          }
-        } catch {
-          // not a JSON line
-        }
-      }
-    }
-  }
-
-  /** First time at or after `sinceMs` this node logged `event` about `member`. */
-  loggedAt(event: string, member: string, sinceMs = 0): number | undefined {
-    return this.lines.find((l) =>
-      l.atMs >= sinceMs && l.fields.event === event && l.fields.member === member
-    )?.atMs;
-  }
-
-  logged(event: string, member: string): boolean {
-    return this.loggedAt(event, member) !== undefined;
-  }
-
-  /** SIGKILL (kill -9) and wait for the exit. */
-  async kill(): Promise<void> {
-    try {
-      this.#child.kill("SIGKILL");
-    } catch {
-      // already exited
-    }
-    await this.#child.status;
-    await this.#drained;
-  }
-}
-
-async function freePorts(n: number): Promise<number[]> {
-  const servers: net.Server[] = [];
-  const ports: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const s = net.createServer();
-    await new Promise<void>((r) => s.listen({ host: "127.0.0.1", port: 0 }, () => r()));
-    const addr = s.address();
-    if (typeof addr === "object" && addr !== null) ports.push(addr.port);
-    servers.push(s);
-  }
-  for (const s of servers) await new Promise<void>((r) => s.close(() => r()));
-  return ports;
-}
-
-async function waitUntil(what: string, predicate: () => boolean, maxMs: number): Promise<void> {
-  const deadline = Date.now() + maxMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${maxMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 Deno.test({
   name: "5 processes: join, kill -9 → dead everywhere, restart → alive, intruders never admitted",
@@ -143,7 +45,7 @@ Deno.test({
     const procs: NodeProcess[] = [];
     try {
       const startedAt = Date.now();
-      for (let i = 0; i < 5; i++) procs.push(new NodeProcess(`node${i}`, configs[i]));
+      for (let i = 0; i < 5; i++) procs.push(new NodeProcess(`node${i}`, configs[i], ENTRY));
       const cluster = () => procs.slice(0, 5);
       await waitUntil(
         "5 nodes to see each other alive",
@@ -160,10 +62,15 @@ Deno.test({
         new NodeProcess(
           "wrong-secret",
           writeConfig(5, "test", "n0t-the-secret", ids.slice(0, 5).join(",")),
+          ENTRY,
         ),
       );
       procs.push(
-        new NodeProcess("other-env", writeConfig(6, "other", "s3cret", ids.slice(0, 5).join(","))),
+        new NodeProcess(
+          "other-env",
+          writeConfig(6, "other", "s3cret", ids.slice(0, 5).join(",")),
+          ENTRY,
+        ),
       );
       await new Promise((r) => setTimeout(r, 3000));
 
@@ -187,7 +94,7 @@ Deno.test({
       ok(detectMs <= DETECT_BOUND_MS, `detection took ${detectMs} ms`);
 
       const restartedAt = Date.now();
-      procs[victim] = new NodeProcess(`node${victim}-restarted`, configs[victim]);
+      procs[victim] = new NodeProcess(`node${victim}-restarted`, configs[victim], ENTRY);
       await waitUntil(
         `every other node to log ${ids[victim]} alive again`,
         () =>
