@@ -10,7 +10,7 @@
  * @module
  */
 
-import { runSimulation, type SimResult } from "./simulation.ts";
+import { runSimulation, type SimBugs, type SimResult } from "./simulation.ts";
 
 interface Args {
   seeds: number;
@@ -20,6 +20,7 @@ interface Args {
   ticks: number | undefined;
   quiet: boolean;
   bootstrapIndex: 0 | 1;
+  bugs: SimBugs;
 }
 
 function parseArgs(argv: readonly string[]): Args {
@@ -30,6 +31,8 @@ function parseArgs(argv: readonly string[]): Args {
     messages: false,
     ticks: undefined,
     quiet: false,
+    bootstrapIndex: 1,
+    bugs: {},
   };
   const num = (i: number, flag: string): number => {
     const v = Number(argv[i]);
@@ -49,7 +52,12 @@ function parseArgs(argv: readonly string[]): Args {
     else if (f === "--messages") a.messages = true;
     else if (f === "--ticks") a.ticks = num(++i, f);
     else if (f === "--quiet") a.quiet = true;
-    else if (f === "--bootstrap-index") {
+    else if (f === "--bug") {
+      const b = argv[++i];
+      if (b === "ack-before-commit") a.bugs = { ...a.bugs, ackBeforeCommit: true };
+      else if (b === "send-before-sync") a.bugs = { ...a.bugs, sendBeforeSync: true };
+      else throw new RangeError(`--bug is ack-before-commit or send-before-sync, got ${b}`);
+    } else if (f === "--bootstrap-index") {
       const v = num(++i, f);
       if (v !== 0 && v !== 1) throw new RangeError(`--bootstrap-index is 0 or 1, got ${v}`);
       a.bootstrapIndex = v;
@@ -58,6 +66,31 @@ function parseArgs(argv: readonly string[]): Args {
       );}
   }
   return a;
+}
+
+/** Lines of trace printed with a violation found without --trace. */
+const TRACE_TAIL_LINES = 60;
+
+/** Replays `seed` with tracing on and prints the end of the trace. */
+function printTraceTail(seed: number, args: Args, violation: string): void {
+  const tail: string[] = [];
+  const replay = runSimulation({
+    seed,
+    trace: (line) => {
+      tail.push(line);
+      if (tail.length > TRACE_TAIL_LINES) tail.shift();
+    },
+    safetyTicks: args.ticks,
+    bootstrapIndex: args.bootstrapIndex,
+    bugs: args.bugs,
+  });
+  console.log(`  last ${tail.length} trace lines of the replay:`);
+  for (const line of tail) console.log(`    ${line}`);
+  console.log(
+    `  replay ${
+      replay.violation === violation ? "reproduces" : "DOES NOT reproduce"
+    } the violation`,
+  );
 }
 
 /** Runs the CLI; returns the exit code. */
@@ -73,6 +106,7 @@ export function main(argv: readonly string[]): number {
       traceMessages: args.messages,
       safetyTicks: args.ticks,
       bootstrapIndex: args.bootstrapIndex,
+      bugs: args.bugs,
     });
     if (r.inconclusive) {
       inconclusive++;
@@ -81,6 +115,7 @@ export function main(argv: readonly string[]): number {
     if (r.violation !== null) {
       violations++;
       console.log(`seed ${seed}: VIOLATION ${r.violation}`);
+      if (!args.trace) printTraceTail(seed, args, r.violation);
       console.log(`  replay: deno task sim --seed ${seed} --trace`);
     } else if (args.trace || (!args.quiet && args.seeds <= 20)) {
       console.log(`seed ${seed}: ok ${JSON.stringify(r.stats)}`);
