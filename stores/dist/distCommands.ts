@@ -48,6 +48,9 @@ export function validateRoute(route: Route): void {
   if (typeof route.tenant !== "string") throw new RangeError(`${where}: tenant is not a string`);
   const fe = topicFilterError(route.filter);
   if (fe !== null) throw new RangeError(`${where}: ${fe}`);
+  if (route.filter.startsWith("$share/")) {
+    throw new RangeError(`${where}: pass the filter without its $share/{group}/ prefix`);
+  }
   if (route.shareGroup !== null) {
     const parsed = parseSharedFilter(`$share/${route.shareGroup}/${route.filter}`);
     if (!parsed.ok || parsed.group !== route.shareGroup) {

@@ -179,6 +179,7 @@ export function distStoreSuite(name: string, makeHarness: () => DistStoreHarness
     const s = await h.open();
     await rejects(s.addRoutes([route("ok", "r"), route("a/#/b", "r")]), /a\/#\/b/);
     await rejects(s.addRoutes([route("a", "r", { shareGroup: "g/h" })]), /share group/);
+    await rejects(s.addRoutes([route("$share/g/a", "r")]), /\$share/);
     strictEqual(s.routeCount(), 0);
     deepStrictEqual(normalIds(s.match("t", "ok")), []);
     await s.close();

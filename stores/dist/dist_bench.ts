@@ -26,7 +26,9 @@ const SITES = 100;
 const DEVICES = 1000;
 const routes: Route[] = [];
 for (let s = 0; s < SITES; s++) {
-  for (let d = 0; d < DEVICES - 2; d++) routes.push(route(`site/${s}/dev/${d}/temp`, `s:n1:${s}-${d}`));
+  for (let d = 0; d < DEVICES - 2; d++) {
+    routes.push(route(`site/${s}/dev/${d}/temp`, `s:n1:${s}-${d}`));
+  }
   routes.push(route(`site/${s}/+/+/temp`, `s:n1:w${s}`));
   routes.push(route(`site/${s}/#`, `s:n1:h${s}`));
 }
@@ -64,7 +66,11 @@ for (const cache of [0, 1024]) {
   t0 = performance.now();
   const reopened = new SqliteDistStore(join(dir, `dist-${cache}.db`));
   if (cache === 0) {
-    console.log(`reopen and rebuild the trie from ${reopened.routeCount()} routes: ${(performance.now() - t0).toFixed(0)} ms`);
+    console.log(
+      `reopen and rebuild the trie from ${reopened.routeCount()} routes: ${
+        (performance.now() - t0).toFixed(0)
+      } ms`,
+    );
   }
   await reopened.close();
   await store.close();

@@ -473,6 +473,7 @@ export class InboxStateMachine {
         return NONE;
       }
       case "remove": {
+        for (const seq of cmd.seqs) checkInt("seq", seq, 1, Number.MAX_SAFE_INTEGER);
         const m = this.#meta(cmd);
         if (m === null) return NONE;
         m.queuedCount -= this.#removeSeqs(cmd, cmd.seqs);

@@ -479,6 +479,8 @@ export function inboxStoreSuite(name: string, makeHarness: () => InboxStoreHarne
       /4294967296/,
     );
     await rejects(s.read(K, 0, -2, T0), /maxCount.*-2/);
+    await rejects(s.remove(K, [1, 0.5]), /seq.*0\.5/);
+    await rejects(s.addIncomingQos2(K, 70000), /packetId.*70000/);
     await s.close();
   });
 }

@@ -263,6 +263,7 @@ export class MemoryInboxStore implements InboxStore {
   remove(key: ClientKey, seqs: readonly number[]): Promise<void> {
     return run(() => {
       this.#check();
+      for (const seq of seqs) checkInt("seq", seq, 1, Number.MAX_SAFE_INTEGER);
       const b = this.#inboxes.get(keyString(key));
       if (b === undefined) return;
       for (const s of seqs) b.messages.delete(s);
