@@ -137,6 +137,7 @@ export class RaftDriver {
   };
   readonly #groups = new Map<GroupId, Group>();
   #timer: ReturnType<typeof setInterval> | null = null;
+  #continueTimer: ReturnType<typeof setTimeout> | null = null;
   #scheduled = false;
   #running = false;
   #stopped = false;
@@ -190,6 +191,8 @@ export class RaftDriver {
     this.#stopped = true;
     if (this.#timer !== null) clearInterval(this.#timer);
     this.#timer = null;
+    if (this.#continueTimer !== null) clearTimeout(this.#continueTimer);
+    this.#continueTimer = null;
     this.#opts.transport.close();
     const fatal = this.#fatalError;
     for (const g of this.#groups.values()) {
@@ -429,7 +432,12 @@ export class RaftDriver {
       for (let round = 0; round < this.#opts.maxRoundsPerRun; round++) {
         if (!this.#round()) return;
       }
-      this.#schedule(); // more work: continue after other tasks ran
+      // More work: continue in a macrotask so that network input and timers
+      // get a turn (a microtask loop could starve them).
+      this.#continueTimer ??= setTimeout(() => {
+        this.#continueTimer = null;
+        this.#schedule();
+      }, 0);
     } finally {
       this.#running = false;
     }

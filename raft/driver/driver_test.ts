@@ -39,7 +39,13 @@ interface Cluster {
 
 const IDS = ["a", "b", "c"];
 
-function startNode(c: Cluster, id: ReplicaId, groups: string[], snapshotEntries = 10_000) {
+function startNode(
+  c: Cluster,
+  id: ReplicaId,
+  groups: string[],
+  snapshotEntries = 10_000,
+  maxRoundsPerRun = 64,
+) {
   const store = c.stores.get(id) ?? new MemoryLogStore();
   c.stores.set(id, store);
   const d = new RaftDriver({
@@ -51,6 +57,7 @@ function startNode(c: Cluster, id: ReplicaId, groups: string[], snapshotEntries 
     proposalTimeoutMs: 1000,
     readTimeoutMs: 1000,
     snapshotEntries,
+    maxRoundsPerRun,
   });
   const sms = new Map<string, KvMachine>();
   for (const g of groups) {
@@ -63,7 +70,7 @@ function startNode(c: Cluster, id: ReplicaId, groups: string[], snapshotEntries 
   return d;
 }
 
-function cluster(groups = ["g1"], snapshotEntries?: number): Cluster {
+function cluster(groups = ["g1"], snapshotEntries?: number, maxRoundsPerRun?: number): Cluster {
   const c: Cluster = {
     net: new MemoryNetwork(),
     drivers: new Map(),
@@ -71,7 +78,7 @@ function cluster(groups = ["g1"], snapshotEntries?: number): Cluster {
     sms: new Map(),
     clock: { now: 0 },
   };
-  for (const id of IDS) startNode(c, id, groups, snapshotEntries);
+  for (const id of IDS) startNode(c, id, groups, snapshotEntries, maxRoundsPerRun);
   return c;
 }
 
@@ -207,5 +214,16 @@ Deno.test("driver: a failing log write stops the driver and fails pending reques
   fatal = d.fatalError;
   ok(fatal !== null && fatal.message === "disk full");
   store.write = original;
+  stopAll(c);
+});
+
+Deno.test("driver: a run bounded to one round continues in a later task", async () => {
+  const c = cluster(["g1", "g2"], undefined, 1);
+  await tickUntil(c, () => leaderOf(c, "g1") !== null && leaderOf(c, "g2") !== null);
+  const d = c.drivers.get(leaderOf(c, "g1")!)!;
+  const results = await Promise.all(
+    [0, 1, 2, 3].map((i) => d.propose("g1", enc.encode(`k${i}=${i}`))),
+  );
+  strictEqual(results.length, 4);
   stopAll(c);
 });
