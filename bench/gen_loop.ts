@@ -23,28 +23,46 @@ export class SeqTracker {
   duplicates = 0;
   /** Messages with a publisher index this tracker does not know. */
   foreign = 0;
+  #passed = 0;
 
   /** @param publishers number of publishers (indices 0..publishers-1) */
   constructor(publishers: number) {
     this.#next = new Float64Array(publishers);
   }
 
-  /** Record one received message. */
-  record(publisher: number, seq: number): void {
+  /**
+   * Record one received message. Returns by how much {@link SeqTracker.passed}
+   * advanced (1 in order, more after a gap, 0 for a duplicate).
+   */
+  record(publisher: number, seq: number): number {
     this.received++;
     if (publisher < 0 || publisher >= this.#next.length) {
       this.foreign++;
-      return;
+      return 0;
     }
     const expected = this.#next[publisher];
     if (seq === expected) {
       this.#next[publisher] = expected + 1;
-    } else if (seq > expected) {
+      this.#passed++;
+      return 1;
+    }
+    if (seq > expected) {
       this.gaps += seq - expected;
       this.#next[publisher] = seq + 1;
-    } else {
-      this.duplicates++;
+      this.#passed += seq + 1 - expected;
+      return seq + 1 - expected;
     }
+    this.duplicates++;
+    return 0;
+  }
+
+  /**
+   * Messages received or skipped by a gap (Σ next expected sequence number):
+   * what the closed loop subtracts from "sent", so that lost messages do not
+   * shrink the window forever.
+   */
+  get passed(): number {
+    return this.#passed;
   }
 
   /** Unique messages received in order so far (received minus duplicates/foreign). */
@@ -68,7 +86,16 @@ export interface RunControl {
   running: boolean;
   /** True during the measured phase (latency samples are taken only then). */
   measuring: boolean;
+  /**
+   * Messages written off after a stall (no progress for {@link STALL_MS}):
+   * the pumps subtract them from what is outstanding, so a lost tail cannot
+   * freeze the loop.
+   */
+  forgiven: number;
 }
+
+/** No progress for this long while publishing counts as a stall. */
+export const STALL_MS = 500;
 
 /** Inputs of {@link timedRun}. */
 export interface TimedRunOptions {
@@ -92,6 +119,8 @@ export interface TimedRunOptions {
   readonly maxMessages: number;
   /** Messages sent so far, checked against maxMessages. */
   readonly sent: () => number;
+  /** Outstanding messages (in the pump's unit) to forgive on a stall. */
+  readonly outstanding: () => number;
 }
 
 /** Outcome of {@link timedRun}. */
@@ -104,6 +133,8 @@ export interface TimedRunResult {
   readonly drainedAll: boolean;
   /** True when the message cap stopped publishing early. */
   readonly capped: boolean;
+  /** Stalls (no progress for {@link STALL_MS}) that were forgiven. */
+  readonly stalls: number;
 }
 
 /**
@@ -113,11 +144,27 @@ export interface TimedRunResult {
 export async function timedRun(o: TimedRunOptions): Promise<TimedRunResult> {
   const meter = new PhaseMeter(o.brokerPid);
   let capped = false;
+  let stalls = 0;
+  let lastProgress = -1;
+  let lastProgressAt = performance.now();
   const pumpGuarded = (): void => {
     if (!o.ctl.running) return;
     if (o.sent() >= o.maxMessages) {
       capped = true;
       return;
+    }
+    const now = performance.now();
+    const p = o.progress();
+    if (p !== lastProgress) {
+      lastProgress = p;
+      lastProgressAt = now;
+    } else if (now - lastProgressAt > STALL_MS) {
+      const out = o.outstanding();
+      if (out > 0) {
+        o.ctl.forgiven += out;
+        stalls++;
+      }
+      lastProgressAt = now;
     }
     o.pump();
   };
@@ -142,6 +189,7 @@ export async function timedRun(o: TimedRunOptions): Promise<TimedRunResult> {
       cpu,
       drainedAll: o.drained(),
       capped,
+      stalls,
     };
   } finally {
     o.ctl.running = false;

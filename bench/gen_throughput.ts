@@ -8,7 +8,14 @@
  */
 import { Buffer } from "node:buffer";
 import { GenClient } from "./gen_client.ts";
-import { oncePerTurn, type RunControl, SeqTracker, timedRun } from "./gen_loop.ts";
+import {
+  oncePerTurn,
+  type RunControl,
+  SeqTracker,
+  STALL_MS,
+  timedRun,
+  type TimedRunResult,
+} from "./gen_loop.ts";
 import type { GenResult, GenSpec } from "./gen_types.ts";
 import { LatencyRecorder } from "./stats.ts";
 import type { PhaseCpu } from "./procstat.ts";
@@ -22,9 +29,9 @@ export const MAX_MESSAGES_PER_RUN = 50_000_000;
 export const DRAIN_TIMEOUT_MS = 3000;
 
 /** Fan-in: publishers, their shared in-flight window (messages), batch per write. */
-export const FANIN = { publishers: 16, windowMsgs: 4096, batchMsgs: 16 } as const;
+export const FANIN = { publishers: 16, windowMsgs: 1024, batchMsgs: 16 } as const;
 /** Fan-out: subscribers, the publisher's window (messages not yet at every subscriber). */
-export const FANOUT = { subscribers: 100, windowMsgs: 256, batchMsgs: 16 } as const;
+export const FANOUT = { subscribers: 100, windowMsgs: 128, batchMsgs: 16 } as const;
 /** QoS 1: un-acked PUBLISH window, and a cap on published-but-undelivered messages. */
 export const QOS1 = { windowMsgs: 64, maxUndeliveredMsgs: 1024 } as const;
 /** Paced QoS 1: messages per second (timer every 1 ms). */
@@ -61,6 +68,13 @@ function closeAll(clients: readonly GenClient[]): Promise<void[]> {
   return Promise.all(clients.map((c) => c.close()));
 }
 
+function runNotes(r: TimedRunResult): string[] {
+  const notes: string[] = [];
+  if (r.capped) notes.push("message cap reached");
+  if (r.stalls > 0) notes.push(`${r.stalls} stall(s) of ${STALL_MS} ms without progress`);
+  return notes;
+}
+
 function unexpectedCloses(clients: readonly GenClient[]): string[] {
   const n = clients.filter((c) => c.closed && !c.closedByUs).length;
   return n > 0 ? [`${n} connection(s) closed by the broker during the run`] : [];
@@ -83,9 +97,9 @@ export async function runFanIn(spec: GenSpec): Promise<GenResult> {
     const blocked = new Array<boolean>(n).fill(false);
     let sentTotal = 0;
     let rr = 0;
-    const ctl: RunControl = { running: true, measuring: false };
+    const ctl: RunControl = { running: true, measuring: false, forgiven: 0 };
     const pump = (): void => {
-      let budget = FANIN.windowMsgs - (sentTotal - tracker.unique);
+      let budget = FANIN.windowMsgs - (sentTotal - tracker.passed - ctl.forgiven);
       // One pass over the publishers at most.
       for (let k = 0; k < n && budget > 0 && ctl.running; k++) {
         const i = rr;
@@ -118,7 +132,8 @@ export async function runFanIn(spec: GenSpec): Promise<GenResult> {
       brokerPid: spec.brokerPid,
       pump,
       progress: () => tracker.unique,
-      drained: () => tracker.unique >= sentTotal,
+      drained: () => tracker.passed >= sentTotal,
+      outstanding: () => sentTotal - tracker.passed - ctl.forgiven,
       drainTimeoutMs: DRAIN_TIMEOUT_MS,
       maxMessages: MAX_MESSAGES_PER_RUN,
       sent: () => sentTotal,
@@ -129,7 +144,7 @@ export async function runFanIn(spec: GenSpec): Promise<GenResult> {
       ...cpuFields(r.cpu),
       lost: tracker.lost(sent),
       duplicates: tracker.duplicates,
-      notes: [...unexpectedCloses(all), ...(r.capped ? ["message cap reached"] : [])],
+      notes: [...unexpectedCloses(all), ...runNotes(r)],
     };
   } finally {
     await closeAll(all);
@@ -151,11 +166,12 @@ export async function runFanOut(spec: GenSpec): Promise<GenResult> {
     const trackers = subs.map(() => new SeqTracker(1));
     let sent = 0;
     let delivered = 0;
+    let passed = 0;
     let blocked = false;
-    const ctl: RunControl = { running: true, measuring: false };
+    const ctl: RunControl = { running: true, measuring: false, forgiven: 0 };
     const pump = (): void => {
       if (!ctl.running || blocked) return;
-      const outstandingMsgs = Math.ceil((sent * nSubs - delivered) / nSubs);
+      const outstandingMsgs = Math.ceil((sent * nSubs - passed - ctl.forgiven) / nSubs);
       const count = Math.min(FANOUT.batchMsgs, FANOUT.windowMsgs - outstandingMsgs);
       if (count <= 0) return;
       const buf = buildPublishBatch(tpl, count, 0, sent, 0, performance.now());
@@ -174,7 +190,7 @@ export async function runFanOut(spec: GenSpec): Promise<GenResult> {
       s.onPacket = (type, flags, buf, start, end) => {
         if (type !== PacketType.PUBLISH) return;
         const m = parsePublish(buf, flags, start, end);
-        tracker.record(m.publisher, m.seq);
+        passed += tracker.record(m.publisher, m.seq);
         delivered++;
       };
       s.onChunkEnd = schedulePump;
@@ -186,7 +202,8 @@ export async function runFanOut(spec: GenSpec): Promise<GenResult> {
       brokerPid: spec.brokerPid,
       pump,
       progress: () => delivered,
-      drained: () => delivered >= sent * nSubs,
+      drained: () => passed >= sent * nSubs,
+      outstanding: () => sent * nSubs - passed - ctl.forgiven,
       drainTimeoutMs: DRAIN_TIMEOUT_MS,
       maxMessages: MAX_MESSAGES_PER_RUN / nSubs,
       sent: () => sent,
@@ -199,7 +216,7 @@ export async function runFanOut(spec: GenSpec): Promise<GenResult> {
       ...cpuFields(r.cpu),
       lost,
       duplicates,
-      notes: [...unexpectedCloses(all), ...(r.capped ? ["message cap reached"] : [])],
+      notes: [...unexpectedCloses(all), ...runNotes(r)],
     };
   } finally {
     await closeAll(all);
@@ -227,7 +244,7 @@ export async function runQos1(spec: GenSpec, paced: boolean): Promise<GenResult>
     let blocked = false;
     let windowLimitedTicks = 0;
     let startedAt = 0;
-    const ctl: RunControl = { running: true, measuring: false };
+    const ctl: RunControl = { running: true, measuring: false, forgiven: 0 };
     const window = paced ? PACED.windowMsgs : QOS1.windowMsgs;
     const send = (count: number): void => {
       const buf = buildPublishBatch(tpl, count, 0, sent, sent + 1, performance.now());
@@ -240,7 +257,10 @@ export async function runQos1(spec: GenSpec, paced: boolean): Promise<GenResult>
       }
     };
     const room = (): number =>
-      Math.min(window - (sent - acked), QOS1.maxUndeliveredMsgs - (sent - tracker.unique));
+      Math.min(
+        window - (sent - acked),
+        QOS1.maxUndeliveredMsgs - (sent - tracker.passed - ctl.forgiven),
+      );
     const pump = paced
       ? (): void => {
         if (!ctl.running || blocked) return;
@@ -288,13 +308,14 @@ export async function runQos1(spec: GenSpec, paced: boolean): Promise<GenResult>
       brokerPid: spec.brokerPid,
       pump,
       progress: () => tracker.unique,
-      drained: () => tracker.unique >= sent && acked >= sent,
+      drained: () => tracker.passed >= sent && acked >= sent,
+      outstanding: () => sent - tracker.passed - ctl.forgiven,
       drainTimeoutMs: DRAIN_TIMEOUT_MS,
       maxMessages: MAX_MESSAGES_PER_RUN,
       sent: () => sent,
     }).finally(() => clearInterval(pacer));
     const l = latency.summary();
-    const notes = unexpectedCloses(all);
+    const notes = [...unexpectedCloses(all), ...runNotes(r)];
     if (paced && windowLimitedTicks > 0) {
       notes.push(`pace held back by the window on ${windowLimitedTicks} ticks`);
     }

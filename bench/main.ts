@@ -46,7 +46,7 @@ export const GENERATOR_CORE = 1;
 /** Before each scenario, wait until both cores are below this busy share... */
 export const QUIET_BUSY_SHARE = 0.2;
 /** ...for at most this long, then run anyway (and say so). */
-export const QUIET_MAX_WAIT_MS = 20_000;
+export const QUIET_MAX_WAIT_MS = 10_000;
 
 /** Scenarios that ran while the machine was busy with other work. */
 const noisy: string[] = [];
@@ -238,9 +238,7 @@ async function runOne(
       QUIET_MAX_WAIT_MS,
     );
     if (!q.quiet) {
-      noisy.push(
-        `${kind} ${scenario}: cores still busy with other work after ${QUIET_MAX_WAIT_MS} ms`,
-      );
+      noisy.push(`${kind} ${scenario}`);
     }
     const result = await runGenerator(
       { scenario, port: broker.port, brokerPid: broker.pid, durationMs: opts.durationMs },
@@ -349,7 +347,13 @@ async function main(): Promise<number> {
   }
 
   const rows = buildRows(samples, opts.only);
-  notes.push(...noisy);
+  if (noisy.length > 0) {
+    notes.push(
+      `started while the cores were still busy with other work (waited ${QUIET_MAX_WAIT_MS} ms): ` +
+        [...new Set(noisy)].join(", "),
+    );
+  }
+  const interference: string[] = [];
   const machine = await machineInfo();
   for (const kind of brokers) {
     for (const [section, errs] of samples[kind].errors) {
@@ -361,13 +365,17 @@ async function main(): Promise<number> {
       const other = Math.max(...results.map((r) => r.brokerCoreOtherShare));
       const otherGen = Math.max(...results.map((r) => r.genCoreOtherShare));
       if (other >= INTERFERENCE_SHARE || otherGen >= INTERFERENCE_SHARE) {
-        notes.push(
-          `${kind} ${scenario}: other work used up to ${Math.round(other * 100)}% of the ` +
-            `broker's core and ${Math.round(otherGen * 100)}% of the generator's core ` +
-            "(other processes or interrupts): figures may be noisy",
+        interference.push(
+          `${kind} ${scenario} ${Math.round(other * 100)}%/${Math.round(otherGen * 100)}%`,
         );
       }
     }
+  }
+  if (interference.length > 0) {
+    notes.push(
+      "other processes used the cores during the measurement (max share of core 0/core 1), " +
+        `figures may be noisy: ${interference.join(", ")}`,
+    );
   }
   if (brokers.includes("mosquitto") && opts.only.includes("persistent")) {
     notes.push(
