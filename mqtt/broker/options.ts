@@ -42,14 +42,14 @@ export interface MqttBrokerOptions {
   maxTopicLevels: number;
   /** Subscriptions per session; a new filter beyond it gets SUBACK 0x97 (v3 0x80). Default 1000. */
   maxSubscriptionsPerSession: number;
-  /** Filters in one SUBSCRIBE; the ones beyond it get SUBACK 0x97 (v3 0x80). Default 100. */
+  /** Filters in one SUBSCRIBE. More: the connection is closed (v5 DISCONNECT 0x97). Default 100. */
   maxFiltersPerSubscribe: number;
   /** Longest client id in UTF-8 bytes; longer → CONNACK 0x85 (v3 0x02). Default 256. */
   maxClientIdBytes: number;
   /**
    * Server keep-alive. A v5 client asking for 0 or more gets this value in
-   * CONNACK (Server Keep Alive). A v3 client asking for more is refused with
-   * CONNACK 0x02 (identifier rejected), as mosquitto does. Default 65535.
+   * CONNACK (Server Keep Alive). A v3 client asking for more is accepted and
+   * closed after 1.5 x this value of silence (v3 cannot be told). Default 65535.
    */
   maxKeepAliveSeconds: number;
   /**

@@ -5,8 +5,9 @@
  *
  * Decisions: v3.1 and v3.1.1-with-cleanSession=0 clients must send a client
  * id (CONNACK 0x02); v3.1.1 clean and v5 clients get an assigned one. A v3
- * keep-alive above `maxKeepAliveSeconds` is refused with 0x02 (mosquitto); a
- * v5 client asking 0 or more gets the maximum as Server Keep Alive.
+ * keep-alive above `maxKeepAliveSeconds` is accepted and the maximum enforced
+ * (as mosquitto 2.0.11 does); a v5 client asking 0 or more gets the maximum as
+ * Server Keep Alive.
  *
  * @module
  */
@@ -82,12 +83,8 @@ export async function handleConnect(s: Session, p: ConnectPacket): Promise<void>
       serverKeepAlive = keepAlive;
     }
   } else if (keepAlive > o.maxKeepAliveSeconds) {
-    return reject(
-      s,
-      2,
-      0,
-      `keep alive ${keepAlive} s exceeds maxKeepAliveSeconds=${o.maxKeepAliveSeconds}`,
-    );
+    // v3 cannot be told: accept, and enforce the maximum (1.5 x it of silence closes).
+    keepAlive = o.maxKeepAliveSeconds;
   }
   if (p.will !== null) {
     if (p.will.retain && !o.retainAvailable) {

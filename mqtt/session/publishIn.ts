@@ -153,13 +153,15 @@ export function handlePublish(s: Session, p: PublishPacket): void {
     properties: messagePropertiesOf(props),
   };
   let retained: Promise<unknown> | null = null;
+  let ackCode = 0;
   if (p.retain) {
     retained = ctx.retain.set(message).then((r) => {
       if (r === "rejected-limit") {
+        ackCode = ReasonCode.QUOTA_EXCEEDED; // v5 PUBACK/PUBREC 0x97; v3 acknowledged
         ctx.logBadInput("session.retain_rejected", {
           clientId: s.clientId,
           topic,
-          reason: "limit",
+          reason: "retained messages per tenant limit",
         });
       }
     });
@@ -173,8 +175,12 @@ export function handlePublish(s: Session, p: PublishPacket): void {
   let waitFor: Promise<unknown> | null = routed !== null && retained !== null
     ? Promise.all([routed, retained])
     : routed ?? retained;
+  const ackPacket = (type: 4 | 5) =>
+    retained === null
+      ? encodeAck(type, v, id)
+      : () => encodeAck(type, v, id, v === 5 ? ackCode : 0);
   if (qos === 1) {
-    s.ack(encodeAck(4, v, id), waitFor);
+    s.ack(ackPacket(4), waitFor);
     if (v !== 5 && s.pendingAcks >= o.receiveMaximum) s.pauseForAcks();
     return;
   }
@@ -183,7 +189,7 @@ export function handlePublish(s: Session, p: PublishPacket): void {
     const stored = ctx.inbox.addIncomingQos2(s.clientKey, id);
     waitFor = waitFor === null ? stored : Promise.all([waitFor, stored]);
   }
-  s.ack(encodeAck(5, v, id), waitFor);
+  s.ack(ackPacket(5), waitFor);
   // v3 has no Receive Maximum: stop reading until acknowledgements catch up.
   if (v !== 5 && s.pendingAcks >= o.receiveMaximum) s.pauseForAcks();
 }

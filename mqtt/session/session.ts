@@ -292,10 +292,14 @@ export class Session implements ConnectionEvents {
     this.conn.end();
   }
 
-  /** Writes an acknowledgement after `waitFor` (if any) and every earlier acknowledgement. */
-  ack(packet: Uint8Array, waitFor: Promise<unknown> | null): void {
+  /**
+   * Writes an acknowledgement after `waitFor` (if any) and every earlier
+   * acknowledgement. A function is called when the ack is written (its reason
+   * code may depend on what `waitFor` found).
+   */
+  ack(packet: Uint8Array | (() => Uint8Array), waitFor: Promise<unknown> | null): void {
     if (waitFor === null && this.ackChain === null) {
-      this.conn.write(packet);
+      this.conn.write(typeof packet === "function" ? packet() : packet);
       return;
     }
     this.pendingAcks++;
@@ -306,7 +310,9 @@ export class Session implements ConnectionEvents {
         this.pausedForAcks = false;
         if (this.phase !== "closed") this.conn.resume();
       }
-      if (this.phase !== "closed") this.conn.write(packet);
+      if (this.phase !== "closed") {
+        this.conn.write(typeof packet === "function" ? packet() : packet);
+      }
       if (this.ackChain === next) this.ackChain = null;
     }, (err) => {
       this.pendingAcks--;

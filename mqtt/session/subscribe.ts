@@ -45,6 +45,12 @@ export async function handleSubscribe(s: Session, p: SubscribePacket): Promise<v
       "subscription identifiers are not available",
     );
   }
+  if (p.subscriptions.length > o.maxFiltersPerSubscribe) {
+    throw new MqttProtocolError(
+      ReasonCode.QUOTA_EXCEEDED,
+      `SUBSCRIBE with ${p.subscriptions.length} filters, more than maxFiltersPerSubscribe=${o.maxFiltersPerSubscribe}`,
+    );
+  }
   const subs = s.subscriptions ??= new Map();
   const codes: number[] = [];
   const granted: Granted[] = [];
@@ -55,14 +61,6 @@ export async function handleSubscribe(s: Session, p: SubscribePacket): Promise<v
   };
   for (let i = 0; i < p.subscriptions.length; i++) {
     const req = p.subscriptions[i];
-    if (i >= o.maxFiltersPerSubscribe) {
-      fail(
-        req.filter,
-        ReasonCode.QUOTA_EXCEEDED,
-        `more than maxFiltersPerSubscribe=${o.maxFiltersPerSubscribe}`,
-      );
-      continue;
-    }
     const parsed = parseSharedFilter(req.filter, o);
     if (!parsed.ok) {
       fail(req.filter, ReasonCode.TOPIC_FILTER_INVALID, parsed.error);
