@@ -285,16 +285,25 @@ export class Connection implements MqttConnection, FrameSink {
     }
   }
 
+  /** Stops reading and stops delivering at once, even mid-chunk (the rest is held until resume()). */
   pause(): void {
     if ((this.#state & PAUSED) !== 0) return;
     this.#state |= PAUSED;
+    this.#guard.hold();
     if ((this.#state & STOPPED_READING) === 0) this.#channel.pauseReading();
   }
 
   resume(): void {
     if ((this.#state & PAUSED) === 0) return;
     this.#state &= ~PAUSED;
-    if ((this.#state & STOPPED_READING) === 0) this.#channel.resumeReading();
+    if ((this.#state & STOPPED_READING) !== 0) return;
+    this.#channel.resumeReading();
+    try {
+      this.#guard.release();
+    } catch (error) {
+      this.#ctx.log.error("conn.handler-error", { connId: this.id, event: "onPacket", error });
+      this.destroy();
+    }
   }
 
   markConnected(): void {

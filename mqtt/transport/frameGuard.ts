@@ -35,8 +35,8 @@ export interface FrameSink {
 
 /**
  * Splits chunks into MQTT packets. After a frame error (or {@link stop}) it
- * ignores all further input. Not reentrant: do not call push() from a sink
- * callback.
+ * ignores all further input. A sink callback may call hold(), release(),
+ * stop(), or push() (which then queues the chunk behind the current one).
  */
 export class FrameGuard {
   #maxPacketBytes: number;
@@ -54,6 +54,13 @@ export class FrameGuard {
 
   /** Set by #parseHeader: remaining length of the header just parsed. */
   #parsedRemaining = 0;
+
+  /** hold() was called and release() not yet. */
+  #holding = false;
+  /** Inside #deliverChunk (a sink callback may call hold/release/push). */
+  #delivering = false;
+  /** Chunks (or the rest of one) waiting while held; null when none. */
+  #held: Uint8Array[] | null = null;
 
   /**
    * @param maxPacketBytes largest packet accepted, fixed header included (>= 2).
@@ -75,9 +82,16 @@ export class FrameGuard {
     return this.#stopped;
   }
 
-  /** Bytes currently held for an incomplete packet (header or body). */
+  /** Bytes currently buffered for an incomplete packet (header or body), not counting held chunks. */
   get bufferedBytes(): number {
     return this.#reassembly !== null ? this.#reassembly.length : this.#headerBytes;
+  }
+
+  /** Bytes received but held back by {@link hold}. */
+  get heldBytes(): number {
+    let total = 0;
+    for (const c of this.#held ?? []) total += c.length;
+    return total;
   }
 
   /** Lowers (never raises) the maximum packet size. Applies to packets whose header is not yet complete. */
@@ -92,11 +106,58 @@ export class FrameGuard {
     this.#reassembly = null;
     this.#header = null;
     this.#headerBytes = 0;
+    this.#held = null;
   }
 
-  /** Feeds one received chunk. The chunk must not be mutated afterwards (packets may be views into it). */
+  /**
+   * Feeds one received chunk. The chunk must not be mutated afterwards
+   * (packets may be views into it). While held (see {@link hold}) the chunk
+   * is queued, not parsed.
+   */
   push(chunk: Uint8Array): void {
     if (this.#stopped) return;
+    if (this.#holding || this.#delivering || this.#held !== null) {
+      (this.#held ??= []).push(chunk);
+      if (!this.#holding && !this.#delivering) this.#drainHeld();
+      return;
+    }
+    this.#deliverChunk(chunk);
+    if (this.#held !== null && !this.#holding) this.#drainHeld();
+  }
+
+  /**
+   * Stops delivering packets, also in the middle of a chunk: the rest of the
+   * chunk and later chunks are kept (as views, no copy) until {@link release}.
+   * Bounded by what the socket had already read when the caller paused it.
+   */
+  hold(): void {
+    this.#holding = true;
+  }
+
+  /** Delivers what was held, then continues normally. Safe to call from a sink callback. */
+  release(): void {
+    this.#holding = false;
+    if (!this.#delivering) this.#drainHeld();
+  }
+
+  #drainHeld(): void {
+    while (!this.#holding && !this.#stopped && this.#held !== null) {
+      const next = this.#held.shift() as Uint8Array;
+      if (this.#held.length === 0) this.#held = null;
+      this.#deliverChunk(next);
+    }
+  }
+
+  #deliverChunk(chunk: Uint8Array): void {
+    this.#delivering = true;
+    try {
+      this.#splitChunk(chunk);
+    } finally {
+      this.#delivering = false;
+    }
+  }
+
+  #splitChunk(chunk: Uint8Array): void {
     const n = chunk.length;
     let off = 0;
     if (this.#reassembly !== null) {
@@ -107,6 +168,11 @@ export class FrameGuard {
       if (off < 0) return;
     }
     while (off < n && !this.#stopped) {
+      if (this.#holding) {
+        // Keep the rest, ahead of anything pushed meanwhile.
+        (this.#held ??= []).unshift(chunk.subarray(off));
+        return;
+      }
       const start = off;
       const headerLen = this.#parseHeader(chunk, start, n);
       if (headerLen === HEADER_INCOMPLETE) {

@@ -241,3 +241,82 @@ Deno.test("stop() from inside onPacket ends delivery of the rest of the chunk", 
   guard.push(concat([packet(0x30, new Uint8Array(1)), packet(0x40, new Uint8Array(1))]));
   assertEquals(seen, [0x30]);
 });
+
+Deno.test("hold/release/push at random points (also from inside callbacks) never reorders or loses packets", () => {
+  fc.assert(
+    fc.property(
+      fc.array(packetArb, { minLength: 1, maxLength: 15 }),
+      fc.array(fc.nat(), { maxLength: 10 }),
+      fc.array(fc.constantFrom("hold", "release", "holdThenRelease", "pushNext", "none"), {
+        maxLength: 40,
+      }),
+      (packets, cuts, actions) => {
+        const stream = concat(packets);
+        const points = [...new Set(cuts.map((c) => c % (stream.length + 1)))].sort((a, b) => a - b);
+        const chunks: Uint8Array[] = [];
+        let prev = 0;
+        for (const p of [...points, stream.length]) {
+          chunks.push(stream.slice(prev, p));
+          prev = p;
+        }
+        let next = 0;
+        const pushNext = () => {
+          if (next < chunks.length) guard.push(chunks[next++]);
+        };
+        const seen: number[][] = [];
+        let step = 0;
+        let holding = false;
+        const guard: FrameGuard = new FrameGuard(1024, {
+          framePacket: (p) => {
+            seen.push([...p]);
+            const action = actions[step++ % Math.max(actions.length, 1)];
+            if (action === "hold") {
+              guard.hold();
+              holding = true;
+            } else if (action === "release") {
+              holding = false;
+              guard.release();
+            } else if (action === "pushNext") pushNext();
+            else if (action === "holdThenRelease") {
+              guard.hold();
+              guard.release();
+              holding = false;
+            }
+          },
+          frameError: () => {
+            throw new Error("no error expected");
+          },
+        });
+        while (next < chunks.length) {
+          pushNext();
+          if (!holding) assertEquals(guard.heldBytes, 0, "nothing held unless holding");
+          if (step % 3 === 0) {
+            holding = false;
+            guard.release();
+          }
+        }
+        for (let i = 0; i < 100 && seen.length < packets.length; i++) guard.release();
+        assertEquals(seen, packets.map((p) => [...p]));
+        assertEquals(guard.heldBytes, 0);
+      },
+    ),
+    { numRuns: 500 },
+  );
+});
+
+Deno.test("hold() inside a callback stops the rest of the chunk until release()", () => {
+  const seen: number[] = [];
+  const guard: FrameGuard = new FrameGuard(100, {
+    framePacket: (p) => {
+      seen.push(p[0]);
+      if (p[0] === 0x30) guard.hold();
+    },
+    frameError: () => {},
+  });
+  guard.push(concat([packet(0x30, new Uint8Array(1)), packet(0x40, new Uint8Array(1))]));
+  guard.push(packet(0x50, new Uint8Array(0)));
+  assertEquals(seen, [0x30]);
+  assertEquals(guard.heldBytes, 5);
+  guard.release();
+  assertEquals(seen, [0x30, 0x40, 0x50]);
+});

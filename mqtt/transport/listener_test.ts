@@ -588,13 +588,14 @@ Deno.test("tcp: pause() stops packet delivery until resume()", async () => {
   });
   const listener = await startListener("tcp", config(), limits(), handler, silentLogger);
   const peer = await tcpPeer(listener.port);
-  peer.write(packet(0x10, 1));
+  // Same write: the PINGREQ arrives in the CONNECT's chunk and must wait too.
+  peer.write(Uint8Array.of(...packet(0x10, 1), ...PINGREQ));
   await waitFor("CONNECT", () => conns[0]?.packets.length === 1);
   peer.write(PINGREQ);
   await new Promise((r) => setTimeout(r, 100));
   assertEquals(conns[0].packets.length, 1, "no delivery while paused");
   conns[0].conn.resume();
-  await waitFor("PINGREQ after resume", () => conns[0].packets.length === 2);
+  await waitFor("both PINGREQs after resume", () => conns[0].packets.length === 3);
   peer.end();
   await listener.close();
 });
