@@ -29,6 +29,7 @@ import { ConfChangeError, NotLeaderError, ProposalDroppedError } from "./errors.
 import { entriesSizeBytes, RaftLog } from "./raftLog.ts";
 import { jointCommittedIndex } from "./quorum.ts";
 import { ReadOnly } from "./readOnly.ts";
+import { SnapshotAssembler } from "./snapshotAssembler.ts";
 import { ProgressTracker } from "./tracker.ts";
 import {
   type ConfChange,
@@ -56,16 +57,6 @@ function voteRespType(t: MessageType): MessageType {
   return t === MessageType.PreVote ? MessageType.PreVoteResp : MessageType.VoteResp;
 }
 
-interface SnapshotAssembly {
-  readonly leaderTerm: number;
-  readonly index: number;
-  readonly term: number;
-  readonly buffer: Uint8Array;
-  /** Offsets of the chunks received (chunks of one send never overlap). */
-  readonly offsets: Set<number>;
-  received: number;
-}
-
 /** One replica's Raft state. Use through RawNode. */
 export class Raft {
   readonly id: ReplicaId;
@@ -90,7 +81,7 @@ export class Raft {
   /** Position of the last proposal appended by step(MsgProp) on the leader. */
   lastProposal: ProposalPosition | null = null;
   #pendingReadIndexMessages: Message[] = [];
-  #assembly: SnapshotAssembly | null = null;
+  readonly #assembler: SnapshotAssembler;
   #pendingForceVoters: ReplicaId[] | null = null;
   /** Ticks since this replica started (the lease clock). */
   #tickCount = 0;
@@ -105,6 +96,7 @@ export class Raft {
     this.raftLog = new RaftLog(storage, config.maxCommittedSizePerReadyBytes);
     this.trk = new ProgressTracker(config.maxInflightMsgs, config.maxInflightBytes);
     this.readOnly = new ReadOnly(config.maxPendingReadIndex);
+    this.#assembler = new SnapshotAssembler(config.maxSnapshotBytes);
     const { hardState, confState } = storage.initialState();
     this.#switchToConfig(restoreConfState(this.trk, this.raftLog.lastIndex(), confState));
     if (hardState.term !== 0 || hardState.vote !== null || hardState.commit !== 0) {
@@ -967,37 +959,9 @@ export class Raft {
   }
 
   #handleSnapshot(m: Message): void {
-    const chunk = m.snapshot;
-    if (chunk === null) return;
-    if (chunk.totalBytes > this.config.maxSnapshotBytes) return; // leader retries after timeout
-    const md = chunk.metadata;
-    let a = this.#assembly;
-    if (
-      a === null || a.leaderTerm !== m.term || a.index !== md.index || a.term !== md.term ||
-      a.buffer.byteLength !== chunk.totalBytes
-    ) {
-      // A new snapshot replaces any partial one (only one is buffered).
-      a = {
-        leaderTerm: m.term,
-        index: md.index,
-        term: md.term,
-        buffer: new Uint8Array(chunk.totalBytes),
-        offsets: new Set(),
-        received: 0,
-      };
-      this.#assembly = a;
-    }
-    const end = chunk.offset + chunk.data.byteLength;
-    if (chunk.offset < 0 || end > a.buffer.byteLength) return; // malformed
-    // Chunks may arrive reordered or duplicated; each offset counts once.
-    if (!a.offsets.has(chunk.offset)) {
-      a.offsets.add(chunk.offset);
-      a.buffer.set(chunk.data, chunk.offset);
-      a.received += chunk.data.byteLength;
-    }
-    if (a.received < a.buffer.byteLength) return;
-    this.#assembly = null;
-    const snap: Snapshot = { metadata: md, data: a.buffer };
+    if (m.snapshot === null) return;
+    const snap = this.#assembler.add(m.term, m.snapshot);
+    if (snap === null) return; // more chunks to come (or the leader retries)
     if (this.#restore(snap)) {
       this.#send(newMessage({
         type: MessageType.AppResp,
