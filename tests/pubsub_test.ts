@@ -237,6 +237,136 @@ Deno.test("MQTT.js pub/sub over TCP and WebSocket", async (t) => {
       });
     }
 
+    for (const v of VERSIONS) {
+      const tag = `v${v === 4 ? "3.1.1" : "5"}`;
+      await t.step(`${tag}: after UNSUBSCRIBE no more messages arrive on that filter`, async () => {
+        const topic = `unsub/${uniqueId()}`;
+        const s = await client(v);
+        const inbox = new Inbox(s);
+        await s.subscribeAsync([topic, `${topic}/keep`], { qos: 1 });
+        const pub = await client(v);
+        await pub.publishAsync(topic, "before", { qos: 1 });
+        assertEquals((await inbox.next()).payload, "before");
+        await s.unsubscribeAsync(topic);
+        await pub.publishAsync(topic, "after", { qos: 1 });
+        await pub.publishAsync(`${topic}/keep`, "kept", { qos: 1 });
+        const m = await inbox.next();
+        assertEquals(m.payload, "kept", "only the other subscription remains");
+        await inbox.expectNone(300);
+        await closeClient(pub);
+        await closeClient(s);
+      });
+
+      await t.step(`${tag}: a retained message is delivered at the lower of its QoS and the granted QoS`, async () => {
+        const topic = `retq/${uniqueId()}`;
+        const pub = await client(v);
+        await pub.publishAsync(topic, "r2", { qos: 2, retain: true });
+        for (const [sq, want] of [[0, 0], [1, 1], [2, 2]] as const) {
+          const s = await client(v);
+          const inbox = new Inbox(s);
+          await s.subscribeAsync(topic, { qos: sq });
+          const m = await inbox.next();
+          assertEquals([m.payload, m.packet.qos, m.packet.retain], ["r2", want, true]);
+          await closeClient(s);
+        }
+        await pub.publishAsync(topic, "", { qos: 1, retain: true });
+        await closeClient(pub);
+      });
+
+      await t.step(`${tag}: 1000 QoS 1 messages from one publisher arrive complete and in order`, async () => {
+        const topic = `order/${uniqueId()}`;
+        const s = await client(v);
+        const inbox = new Inbox(s);
+        await s.subscribeAsync(topic, { qos: 1 });
+        const pub = await client(v);
+        const n = 1000;
+        const acks: Promise<unknown>[] = [];
+        for (let i = 0; i < n; i++) acks.push(pub.publishAsync(topic, String(i), { qos: 1 }));
+        await Promise.all(acks);
+        await inbox.waitCount(n, 15_000);
+        await inbox.expectNone(200);
+        const got = inbox.messages.map((m) => Number(m.payload));
+        assertEquals(got, Array.from({ length: n }, (_, i) => i));
+        await closeClient(pub);
+        await closeClient(s);
+      });
+
+      await t.step(`${tag}: a 512 KiB payload round trips intact`, async () => {
+        const topic = `large/${uniqueId()}`;
+        const s = await client(v);
+        const got = new Promise<Uint8Array>((r) => s.once("message", (_t, p) => r(p)));
+        await s.subscribeAsync(topic, { qos: 1 });
+        const pub = await client(v);
+        const payload = new Uint8Array(512 * 1024).map((_, i) => (i * 7) % 251);
+        await pub.publishAsync(topic, payload as unknown as string, { qos: 1 });
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const p = await Promise.race([
+          got,
+          new Promise<never>((_, rej) => timer = setTimeout(() => rej(new Error("no message")), 5000)),
+        ]).finally(() => clearTimeout(timer));
+        assertEquals(p.length, payload.length);
+        assert(p.every((x, i) => x === payload[i]), "payload bytes differ");
+        await closeClient(pub);
+        await closeClient(s);
+      });
+
+      await t.step(`${tag}: UTF-8 topics with spaces and non-ASCII characters match exactly`, async () => {
+        const topic = `utf8/${uniqueId()}/caf\u00e9 \u6e29\u5ea6/\u{1f600}`;
+        const s = await client(v);
+        const inbox = new Inbox(s);
+        await s.subscribeAsync(`utf8/+/caf\u00e9 \u6e29\u5ea6/#`, { qos: 1 });
+        const pub = await client(v);
+        await pub.publishAsync(topic, "u", { qos: 1 });
+        await pub.publishAsync(topic.replace("caf\u00e9", "cafe"), "not", { qos: 1 });
+        assertEquals((await inbox.next()).topic, topic);
+        await inbox.expectNone(300);
+        await closeClient(pub);
+        await closeClient(s);
+      });
+    }
+
+    await t.step("v5: a retained message whose expiry passed is not delivered to new subscribers", async () => {
+      const topic = `retexp/${uniqueId()}`;
+      const pub = await client(5);
+      await pub.publishAsync(topic, "short-lived", { qos: 1, retain: true, properties: { messageExpiryInterval: 1 } });
+      await new Promise((r) => setTimeout(r, 2200));
+      const s = await client(5);
+      const inbox = new Inbox(s);
+      await s.subscribeAsync(topic, { qos: 1 });
+      await inbox.expectNone(400);
+      await closeClient(s);
+      await closeClient(pub);
+    });
+
+    // MQTT 5 §3.3.1.3: retained messages go to new *non-shared* subscriptions only;
+    // mosquitto 2.0.11 sends them to shared ones too.
+    await edgemqStep(t, "v5: a new shared subscription does not receive retained messages", async () => {
+      const topic = `shret/${uniqueId()}`;
+      const pub = await client(5);
+      await pub.publishAsync(topic, "r", { qos: 1, retain: true });
+      const s = await client(5);
+      const inbox = new Inbox(s);
+      await s.subscribeAsync(`$share/g/${topic}`, { qos: 1 });
+      await inbox.expectNone(400);
+      await pub.publishAsync(topic, "", { qos: 1, retain: true });
+      await closeClient(s);
+      await closeClient(pub);
+    });
+
+    await t.step("MQTT 3.1 (MQIsdp) clients connect and exchange messages with 3.1.1 and 5 clients", async () => {
+      const topic = `v31/${uniqueId()}`;
+      const s = await connectClient(b, { protocolVersion: 3, protocolId: "MQIsdp", clientId: uniqueId("v31").slice(-23) });
+      open.push(s);
+      const inbox = new Inbox(s);
+      await s.subscribeAsync(topic, { qos: 2 });
+      const p5 = await client(5);
+      await p5.publishAsync(topic, "to31", { qos: 2 });
+      const m = await inbox.next();
+      assertEquals([m.payload, m.packet.qos], ["to31", 2]);
+      await closeClient(p5);
+      await closeClient(s);
+    });
+
     // mosquitto 2.0.11 does not follow the spec here (one copy per subscription, or the
     // first match's QoS), so these two run against edgemq only.
     await edgemqStep(t, "v5: overlapping subscriptions deliver one copy at the max QoS with every subscription id", async () => {
