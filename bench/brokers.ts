@@ -99,8 +99,13 @@ export function mosquittoConf(port: number, dataDir: string): string {
  * Start a broker and wait for a CONNECT to be answered.
  * @param kind which broker
  * @param repoRoot edgemq repository root (cwd of `deno run -A main.ts`)
+ * @param edgemqBinary a compiled edgemq (`deno task compile`) to run instead of `deno run -A main.ts`
  */
-export async function startBroker(kind: BrokerKind, repoRoot: string): Promise<RunningBroker> {
+export async function startBroker(
+  kind: BrokerKind,
+  repoRoot: string,
+  edgemqBinary?: string,
+): Promise<RunningBroker> {
   const dir = await Deno.makeTempDir({ prefix: `bench-${kind}-` });
   const port = freePort();
   const logPath = `${dir}/broker.log`;
@@ -108,7 +113,9 @@ export async function startBroker(kind: BrokerKind, repoRoot: string): Promise<R
   if (kind === "edgemq") {
     const cfg = `${dir}/edgemq.yaml`;
     await Deno.writeTextFile(cfg, edgemqConfigYaml(port, `${dir}/data`));
-    argv = [Deno.execPath(), "run", "-A", "main.ts", "--config", cfg];
+    argv = edgemqBinary !== undefined
+      ? [edgemqBinary, "--config", cfg]
+      : [Deno.execPath(), "run", "-A", "main.ts", "--config", cfg];
   } else {
     const cfg = `${dir}/mosquitto.conf`;
     await Deno.writeTextFile(cfg, mosquittoConf(port, dir));

@@ -46,7 +46,7 @@ export const GENERATOR_CORE = 1;
 /** Before each scenario, wait until both cores are below this busy share... */
 export const QUIET_BUSY_SHARE = 0.2;
 /** ...for at most this long, then run anyway (and say so). */
-export const QUIET_MAX_WAIT_MS = 10_000;
+export const QUIET_MAX_WAIT_MS = 5_000;
 
 /** Scenarios that ran while the machine was busy with other work. */
 const noisy: string[] = [];
@@ -66,6 +66,8 @@ export interface BenchOptions {
   readonly brokers: BrokerKind[];
   /** Print JSON instead of the table. */
   readonly json: boolean;
+  /** A compiled edgemq binary to run instead of `deno run -A main.ts`. */
+  readonly edgemqBinary?: string;
 }
 
 const USAGE = `Usage: deno task bench [options]
@@ -74,6 +76,7 @@ const USAGE = `Usage: deno task bench [options]
   --duration-ms N     measured duration per load phase (default 3000, 500..60000)
   --runs N            runs per scenario; the table shows the median (default 3, 1..20)
   --broker B          edgemq | mosquitto | both (default both; mosquitto when installed)
+  --edgemq-binary F   run a compiled edgemq (deno task compile) instead of deno run -A main.ts
   --json              machine-readable output on stdout`;
 
 /** Parse the command line; throws with a message naming the bad argument. */
@@ -83,6 +86,7 @@ export function parseOptions(args: readonly string[]): BenchOptions {
   let runs = 3;
   let broker = "both";
   let json = false;
+  let edgemqBinary: string | undefined;
   const intArg = (name: string, v: string | undefined, min: number, max: number): number => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < min || n > max) {
@@ -119,12 +123,19 @@ export function parseOptions(args: readonly string[]): BenchOptions {
       case "--json":
         json = true;
         break;
+      case "--edgemq-binary":
+        edgemqBinary = value();
+        if (edgemqBinary === undefined || edgemqBinary === "") {
+          throw new Error("--edgemq-binary needs a FILE");
+        }
+        if (!edgemqBinary.startsWith("/")) edgemqBinary = `${Deno.cwd()}/${edgemqBinary}`;
+        break;
       default:
         throw new Error(`unknown argument ${JSON.stringify(args[i])}`);
     }
   }
   const brokers: BrokerKind[] = broker === "both" ? [...BROKER_KINDS] : [broker as BrokerKind];
-  return { only, durationMs, runs, brokers, json };
+  return { only, durationMs, runs, brokers, json, edgemqBinary };
 }
 
 /** Cleanups of what is running now (broker, generator), run on SIGINT too. */
@@ -187,8 +198,20 @@ async function runGenerator(spec: GenSpec, repoRoot: string): Promise<GenResult>
 }
 
 /** Start a broker, registered for cleanup. */
-async function start(kind: BrokerKind, repoRoot: string): Promise<RunningBroker> {
-  const b = await startBroker(kind, repoRoot);
+async function start(
+  kind: BrokerKind,
+  repoRoot: string,
+  opts: BenchOptions,
+  label: string,
+): Promise<RunningBroker> {
+  // Wait for quiet cores first, so start-up and the load both run on them.
+  const q = await waitForQuietCores(
+    [BROKER_CORE, GENERATOR_CORE],
+    QUIET_BUSY_SHARE,
+    QUIET_MAX_WAIT_MS,
+  );
+  if (!q.quiet) noisy.push(label);
+  const b = await startBroker(kind, repoRoot, opts.edgemqBinary);
   active.add(b.stop);
   return b;
 }
@@ -224,7 +247,7 @@ async function runOne(
 ): Promise<void> {
   let broker: RunningBroker;
   try {
-    broker = await start(kind, repoRoot);
+    broker = await start(kind, repoRoot, opts, `${kind} ${scenario}`);
   } catch (err) {
     addError(samples, scenario, `start-up failed: ${(err as Error).message}`);
     log(`  ${scenario} ${kind}: start-up failed: ${(err as Error).message}`);
@@ -232,14 +255,6 @@ async function runOne(
   }
   samples.startupMs.push(broker.startupMs);
   try {
-    const q = await waitForQuietCores(
-      [BROKER_CORE, GENERATOR_CORE],
-      QUIET_BUSY_SHARE,
-      QUIET_MAX_WAIT_MS,
-    );
-    if (!q.quiet) {
-      noisy.push(`${kind} ${scenario}`);
-    }
     const result = await runGenerator(
       { scenario, port: broker.port, brokerPid: broker.pid, durationMs: opts.durationMs },
       repoRoot,
@@ -331,7 +346,7 @@ async function main(): Promise<number> {
       if (scenarios.length === 0 && opts.only.includes("startup")) {
         for (const kind of brokers) {
           try {
-            const b = await start(kind, repoRoot);
+            const b = await start(kind, repoRoot, opts, `${kind} startup`);
             samples[kind].startupMs.push(b.startupMs);
             log(`  startup ${kind}: ${b.startupMs.toFixed(1)} ms`);
             await stop(b);
