@@ -10,7 +10,9 @@
 
 import type { Logger } from "../log/jsonLog.ts";
 import { type MembershipConfig, resolveMembershipConfig, type TransportConfig } from "./config.ts";
-import { decodePacket, encodePacket, type NodeMetadata } from "./messages.ts";
+import { decodePacket, encodePacket, MEMBERSHIP_CHANNEL, type NodeMetadata } from "./messages.ts";
+
+export { MEMBERSHIP_CHANNEL };
 import {
   type MemberInfo,
   MembershipCore,
@@ -25,9 +27,6 @@ import {
   type RequestHandler,
   type Transport,
 } from "./transport.ts";
-
-/** The channel reserved for membership packets. */
-export const MEMBERSHIP_CHANNEL = "swim";
 
 /** Options of {@link startClusterNode} (from `clusterConfig` plus tunables). */
 export interface ClusterNodeOptions {

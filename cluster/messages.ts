@@ -8,6 +8,9 @@
 
 import { decode, encode } from "@msgpack/msgpack";
 
+/** The transport channel reserved for membership packets. */
+export const MEMBERSHIP_CHANNEL = "swim";
+
 /** State of a member as seen by one node. */
 export type MemberState = "alive" | "suspect" | "dead" | "left";
 

@@ -2,13 +2,14 @@
  * A seeded, single-process simulator of many {@link MembershipCore}s on a fake
  * network with virtual time: latency, message loss, partitions, crashes, restarts
  * and pauses. Every run replays from its seed. Packets go through the real msgpack
- * codec, so byte counts are those of the wire payload (plus the 4-byte frame prefix).
+ * codec; byte counts are whole TCP transport frames (prefix, envelope, payload).
  *
  * @module
  */
 
 import { type MembershipConfig, resolveMembershipConfig } from "../config.ts";
-import { decodePacket, encodePacket, type NodeMetadata } from "../messages.ts";
+import { decodePacket, encodePacket, MEMBERSHIP_CHANNEL, type NodeMetadata } from "../messages.ts";
+import { encodeFrame } from "../frames.ts";
 import {
   type MemberInfo,
   MembershipCore,
@@ -53,7 +54,6 @@ interface InFlight {
   readonly bytes: Uint8Array;
 }
 
-const FRAME_PREFIX_BYTES = 4;
 const MAX_BUFFERED_WHILE_PAUSED = 10_000;
 const MAX_STEPS_PER_RUN = 50_000_000;
 
@@ -244,10 +244,9 @@ export class MembershipSim {
     }
     for (const packet of out.packets) {
       const bytes = encodePacket(packet.messages);
-      this.bytesSent.set(
-        node.id,
-        (this.bytesSent.get(node.id) ?? 0) + bytes.byteLength + FRAME_PREFIX_BYTES,
-      );
+      // Count what the TCP transport puts on the wire: prefix + [kind, channel, payload].
+      const wireBytes = encodeFrame([0, MEMBERSHIP_CHANNEL, bytes]).byteLength;
+      this.bytesSent.set(node.id, (this.bytesSent.get(node.id) ?? 0) + wireBytes);
       if (this.#random.next() < this.#lossRate) continue;
       if (this.#groups !== undefined) {
         const a = this.#groups.get(node.id);
