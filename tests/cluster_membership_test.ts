@@ -4,14 +4,15 @@
  * restarted process is logged `member.alive` again; a node with the wrong secret and
  * a node of another env are never admitted. Default (LAN) membership settings.
  *
- * Entry point: `main.ts --config FILE` (the full node); set
- * `EDGEMQ_CLUSTER_ENTRY=cluster/main_membership.ts` to run the membership-only runner.
+ * Entry point: `cluster/main_membership.ts --config FILE` (membership-only runner on the
+ * node YAML) until `node.ts` wires `startClusterNode`; `EDGEMQ_CLUSTER_ENTRY=main.ts`
+ * runs the full node.
  */
 
 import { ok } from "node:assert/strict";
 import { join } from "node:path";
 import { freePorts, NodeProcess, waitUntil } from "../cluster/testing/nodeProcess.ts";
-const ENTRY = Deno.env.get("EDGEMQ_CLUSTER_ENTRY") ?? "main.ts";
+const ENTRY = Deno.env.get("EDGEMQ_CLUSTER_ENTRY") ?? "cluster/main_membership.ts";
 const DETECT_BOUND_MS = 10_000;
 const REJOIN_BOUND_MS = 10_000;
 const JOIN_BOUND_MS = 20_000;
