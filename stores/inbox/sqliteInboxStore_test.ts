@@ -175,67 +175,75 @@ Deno.test("SqliteInboxStore behaves like MemoryInboxStore under random operation
     maxIncomingQos2: fc.constant(5),
   });
   await fc.assert(
-    fc.asyncProperty(limitsArb, fc.array(op, { maxLength: 25 }), async (limits, ops) => {
-      const mem = new MemoryInboxStore(limits);
-      const sql = new SqliteInboxStore(":memory:", limits, {
-        recentEntries: { maxEntriesPerInbox: 2, maxEntries: 3 },
-        maxCachedInboxes: 1,
-      });
-      try {
-        const start = [0, 1].map((k) => ({ kind: "attach" as const, k, clean: false }));
-        for (const o of [...start, ...ops]) {
-          const run = async (s: InboxStore): Promise<unknown> => {
-            switch (o.kind) {
-              case "attach": {
-                const r = await s.attach(keys[o.k], {
-                  cleanStart: o.clean,
-                  sessionExpirySeconds: 100,
-                  nowMs: 0,
-                });
-                return { ...r.meta, subscriptions: [...r.meta.subscriptions], resumed: r.resumed };
-              }
-              case "enqueue": {
-                const items = await Promise.all(o.ks.map(async (k) => {
-                  const meta = await s.get(keys[k]);
-                  return item(keys[k], meta?.incarnation ?? 0, `m${k}`, {
-                    receivedAtMs: o.now,
-                    expiresAtMs: o.expiring ? 2 : null,
+    fc.asyncProperty(
+      limitsArb,
+      fc.array(op, { minLength: 5, maxLength: 30 }),
+      async (limits, ops) => {
+        const mem = new MemoryInboxStore(limits);
+        const sql = new SqliteInboxStore(":memory:", limits, {
+          recentEntries: { maxEntriesPerInbox: 2, maxEntries: 3 },
+          maxCachedInboxes: 1,
+        });
+        try {
+          const start = [0, 1].map((k) => ({ kind: "attach" as const, k, clean: false }));
+          for (const o of [...start, ...ops]) {
+            const run = async (s: InboxStore): Promise<unknown> => {
+              switch (o.kind) {
+                case "attach": {
+                  const r = await s.attach(keys[o.k], {
+                    cleanStart: o.clean,
+                    sessionExpirySeconds: 100,
+                    nowMs: 0,
                   });
-                }));
-                return await s.enqueue(items);
+                  return {
+                    ...r.meta,
+                    subscriptions: [...r.meta.subscriptions],
+                    resumed: r.resumed,
+                  };
+                }
+                case "enqueue": {
+                  const items = await Promise.all(o.ks.map(async (k) => {
+                    const meta = await s.get(keys[k]);
+                    return item(keys[k], meta?.incarnation ?? 0, `m${k}`, {
+                      receivedAtMs: o.now,
+                      expiresAtMs: o.expiring ? 2 : null,
+                    });
+                  }));
+                  return await s.enqueue(items);
+                }
+                case "read":
+                  return (await s.read(keys[o.k], o.after, o.max, o.now)).map((
+                    e,
+                  ) => [e.seq, e.state]);
+                case "remove":
+                  await s.remove(keys[o.k], o.seqs);
+                  return (await s.get(keys[o.k]))?.queuedCount ?? null;
+                case "release":
+                  await s.markReleased(keys[o.k], o.seq);
+                  return null;
+                case "detach0": {
+                  const meta = await s.get(keys[o.k]);
+                  if (meta !== null) await s.detach(keys[o.k], meta.incarnation, 0, 0);
+                  return null;
+                }
               }
-              case "read":
-                return (await s.read(keys[o.k], o.after, o.max, o.now)).map((
-                  e,
-                ) => [e.seq, e.state]);
-              case "remove":
-                await s.remove(keys[o.k], o.seqs);
-                return (await s.get(keys[o.k]))?.queuedCount ?? null;
-              case "release":
-                await s.markReleased(keys[o.k], o.seq);
-                return null;
-              case "detach0": {
-                const meta = await s.get(keys[o.k]);
-                if (meta !== null) await s.detach(keys[o.k], meta.incarnation, 0, 0);
-                return null;
-              }
+            };
+            const want = await run(mem);
+            const got = await run(sql);
+            if (JSON.stringify(want) !== JSON.stringify(got)) {
+              throw new Error(
+                `${JSON.stringify(o)}: memory ${JSON.stringify(want)} vs sqlite ${
+                  JSON.stringify(got)
+                }`,
+              );
             }
-          };
-          const want = await run(mem);
-          const got = await run(sql);
-          if (JSON.stringify(want) !== JSON.stringify(got)) {
-            throw new Error(
-              `${JSON.stringify(o)}: memory ${JSON.stringify(want)} vs sqlite ${
-                JSON.stringify(got)
-              }`,
-            );
           }
+        } finally {
+          await mem.close();
+          await sql.close();
         }
-      } finally {
-        await mem.close();
-        await sql.close();
-      }
-    }),
+      },
+    ),
     { numRuns: 300 },
   );
 });
