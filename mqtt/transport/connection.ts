@@ -320,6 +320,10 @@ export class Connection implements MqttConnection, FrameSink {
     if ((this.#state & FINISHED) !== 0) return;
     this.#state |= ENDING;
     this.#stopReading();
+    // Keep reading (and discarding, see receive()) so the peer's FIN or
+    // WebSocket close reply is seen and the socket closes without waiting
+    // for the linger deadline.
+    this.#channel.resumeReading();
     this.#ctx.owner.ending(this);
     // With writes queued, flush() ends the channel after sending them.
     if (this.#queue === null) this.#channel.end();

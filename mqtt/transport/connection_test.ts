@@ -131,8 +131,8 @@ Deno.test("a slow consumer beyond maxWriteBufferBytes is destroyed and logged", 
   conn.channelClosed();
 });
 
-Deno.test("end() flushes queued writes, then ends the channel; later writes are refused", async () => {
-  const { conn, channel, owner } = setup();
+Deno.test("end() flushes queued writes, then ends the channel; later writes are refused, later input dropped", async () => {
+  const { conn, channel, owner, events } = setup();
   conn.write(Uint8Array.of(0xe0, 0));
   conn.end();
   assertEquals(channel.ended, 0);
@@ -141,7 +141,9 @@ Deno.test("end() flushes queued writes, then ends the channel; later writes are 
   assertEquals(channel.sends.map((s) => s.bytes), [[0xe0, 0]]);
   assertEquals(channel.ended, 1);
   assertEquals(owner.ending, 1);
-  assert(channel.paused, "reading stops at end()");
+  assert(!channel.paused, "reads continue (discarded) so the peer's close is seen");
+  conn.receive(Uint8Array.of(0xc0, 0));
+  assertEquals(events.packets.length, 0);
 });
 
 Deno.test("frame error: the transport stops reading and destroys unless the handler ends", () => {
@@ -196,7 +198,7 @@ Deno.test("pause/resume are idempotent and survive stop-reading", () => {
   assert(channel.paused);
   conn.resume();
   assert(!channel.paused);
-  conn.end();
+  conn.destroy();
   conn.resume();
-  assert(channel.paused, "resume after end does not restart reading");
+  assert(channel.paused, "resume after destroy does not restart reading");
 });

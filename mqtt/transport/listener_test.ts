@@ -370,6 +370,27 @@ Deno.test("ws: packets spread over and packed into binary messages are framed; o
   await listener.close();
 });
 
+Deno.test("ws: a too-large packet gives a frame error; the DISCONNECT reaches the client before the close", async () => {
+  const { conns, handler } = recordingHandler((conn) => {
+    conn.write(DISCONNECT_PACKET_TOO_LARGE);
+    conn.end();
+  });
+  const listener = await startListener(
+    "ws",
+    config(),
+    limits({ maxPacketBytes: 100 }),
+    handler,
+    silentLogger,
+  );
+  const peer = await wsPeer(`ws://127.0.0.1:${listener.port}/mqtt`, ["mqtt"]);
+  peer.ws.send(packet(0x30, 120));
+  await waitFor("close", () => peer.closed());
+  assertEquals(peer.received, [...DISCONNECT_PACKET_TOO_LARGE]);
+  assertEquals(conns[0].errors.map((e) => e.kind), ["packet-too-large"]);
+  await waitFor("onClose", () => conns[0].closes === 1);
+  await listener.close();
+});
+
 // ---- TLS / WSS ----
 
 const haveOpenssl = await opensslAvailable();
@@ -519,6 +540,18 @@ Deno.test({
       peer.ws.send(PINGREQ);
       await waitFor("PINGRESP", () => peer.received.length === 2);
       assertEquals(conns[0].conn.listener, "wss");
+      const refused = await new Promise<string>((resolve) => {
+        const ws = new WebSocket(`wss://127.0.0.1:${listener.port}/custom`, ["mqtt"], {
+          ca: read(certs.caCert),
+        });
+        ws.on("error", () => resolve("error"));
+        ws.on("open", () => {
+          ws.terminate();
+          resolve("opened");
+        });
+      });
+      assertEquals(refused, "error", "no client certificate: refused");
+      assertEquals(conns.length, 1);
       assertEquals(conns[0].conn.clientCertificate?.subjectCN, "client1");
       peer.ws.close();
       await waitFor("onClose", () => conns[0].closes === 1);
