@@ -69,10 +69,19 @@ export class RaftLog {
 
   /** Term of entry i; throws CompactedError / UnavailableError. */
   term(i: number): number {
-    const dummy = this.firstIndex() - 1;
-    if (i < dummy) throw new CompactedError(i, dummy + 1);
-    const last = this.lastIndex();
-    if (i > last) throw new UnavailableError(i, last);
+    const t = this.maybeTerm(i);
+    if (t !== null) return t;
+    const first = this.firstIndex();
+    if (i < first - 1) throw new CompactedError(i, first);
+    throw new UnavailableError(i, this.lastIndex());
+  }
+
+  /**
+   * Term of entry i, or null when it is outside [firstIndex-1, lastIndex].
+   * Never throws for out-of-range indexes (hot path: no exceptions).
+   */
+  maybeTerm(i: number): number | null {
+    if (i < this.firstIndex() - 1 || i > this.lastIndex()) return null;
     const t = this.unstable.maybeTerm(i);
     if (t !== null) return t;
     return this.storage.term(i);
@@ -80,12 +89,7 @@ export class RaftLog {
 
   /** Term of entry i, or 0 when out of range. */
   termOrZero(i: number): number {
-    try {
-      return this.term(i);
-    } catch (e) {
-      if (e instanceof CompactedError || e instanceof UnavailableError) return 0;
-      throw e;
-    }
+    return this.maybeTerm(i) ?? 0;
   }
 
   /** Term of the last entry. */
@@ -95,12 +99,7 @@ export class RaftLog {
 
   /** True when entry i exists with term t. */
   matchTerm(i: number, t: number): boolean {
-    try {
-      return this.term(i) === t;
-    } catch (e) {
-      if (e instanceof CompactedError || e instanceof UnavailableError) return false;
-      throw e;
-    }
+    return this.maybeTerm(i) === t;
   }
 
   /** True when a log ending at (lastIndex, term) is at least as up to date as ours. */
@@ -153,13 +152,9 @@ export class RaftLog {
    */
   findConflictByTerm(index: number, term: number): [number, number] {
     for (; index > 0; index--) {
-      let ourTerm: number;
-      try {
-        ourTerm = this.term(index);
-      } catch (e) {
-        if (e instanceof CompactedError || e instanceof UnavailableError) return [index, 0];
-        throw e;
-      }
+      // An unknown term (compacted or unavailable) may still match: stop there.
+      const ourTerm = this.maybeTerm(index);
+      if (ourTerm === null) return [index, 0];
       if (ourTerm <= term) return [index, ourTerm];
     }
     return [0, 0];
