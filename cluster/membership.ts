@@ -29,6 +29,7 @@ import {
   encodedSize,
   type MemberState,
   type NodeMetadata,
+  parseMetadata,
   type PushPullState,
   type SuspectMessage,
   type SwimMessage,
@@ -148,12 +149,11 @@ export class MembershipCore {
     this.#now = options.nowMs;
     this.#broadcasts = new BroadcastQueue(config.maxQueuedBroadcasts);
     this.#awareness = new Awareness(config.awarenessMaxMultiplier);
-    this.#checkMetadata(options.metadata);
     this.#members.set(this.selfId, {
       id: this.selfId,
       state: "alive",
       incarnation: options.incarnation ?? 1,
-      metadata: options.metadata,
+      metadata: this.#checkMetadata(options.metadata),
       stateChangeMs: this.#now,
     });
     // Announce ourselves to whoever we learn about first (memberlist's setAlive).
@@ -213,9 +213,9 @@ export class MembershipCore {
   /** Changes this node's metadata; the new version is gossiped with a higher incarnation. */
   updateMetadata(metadata: NodeMetadata, nowMs: number): MembershipOutput {
     this.#now = Math.max(this.#now, nowMs);
-    this.#checkMetadata(metadata);
+    const normalized = this.#checkMetadata(metadata);
     const self = this.#self();
-    self.metadata = metadata;
+    self.metadata = normalized;
     self.incarnation++;
     this.#broadcasts.push(this.#aliveOf(self));
     return this.#flush();
@@ -730,13 +730,20 @@ export class MembershipCore {
     this.#events.push({ kind, member: this.#info(m), previous });
   }
 
-  #checkMetadata(metadata: NodeMetadata): void {
-    const size = encodedSize(metadata);
+  #checkMetadata(metadata: NodeMetadata): NodeMetadata {
+    let normalized: NodeMetadata;
+    try {
+      normalized = parseMetadata(metadata);
+    } catch (err) {
+      throw new RangeError(`node metadata rejected: ${(err as Error).message}`);
+    }
+    const size = encodedSize(normalized);
     if (size > this.#config.maxMetadataBytes) {
       throw new RangeError(
         `node metadata is ${size} bytes, above maxMetadataBytes ${this.#config.maxMetadataBytes}`,
       );
     }
+    return normalized;
   }
 
   #flush(): MembershipOutput {

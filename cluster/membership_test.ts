@@ -77,3 +77,16 @@ Deno.test("metadata above its bound is refused; an update bumps the incarnation"
   a.updateMetadata({ ...meta, load: { connections: 5 } }, 1);
   strictEqual(a.member("a:1")?.incarnation, 2);
 });
+
+Deno.test("metadata is normalized: missing fields default, unknown ones are dropped", () => {
+  const odd = { mqtt: ["x"], stores: ["dist"] } as unknown as NodeMetadata;
+  const a = new MembershipCore({
+    selfId: "a:1",
+    metadata: odd,
+    config: defaultMembershipConfig(),
+    random: createSeededRandom(1),
+    nowMs: 0,
+  });
+  deepStrictEqual(a.member("a:1")?.metadata, { mqttEndpoints: [], stores: ["dist"], load: {} });
+  throws(() => a.updateMetadata({ stores: "dist" } as unknown as NodeMetadata, 1), RangeError);
+});

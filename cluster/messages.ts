@@ -155,11 +155,14 @@ function stringList(value: unknown, what: string): string[] {
   });
 }
 
-/** Validates an unknown value as {@link NodeMetadata}. */
+/**
+ * Validates an unknown value as {@link NodeMetadata}: absent fields default to empty,
+ * unknown fields are dropped, wrongly typed ones are rejected.
+ */
 export function parseMetadata(value: unknown): NodeMetadata {
   if (!isRecord(value)) fail("meta", value);
   const load: Record<string, number> = {};
-  const rawLoad = value.load;
+  const rawLoad = value.load ?? {};
   if (!isRecord(rawLoad)) fail("meta.load", rawLoad);
   const entries = Object.entries(rawLoad);
   if (entries.length > MAX_LIST) fail("meta.load", rawLoad);
@@ -168,8 +171,8 @@ export function parseMetadata(value: unknown): NodeMetadata {
     load[k] = v;
   }
   return {
-    mqttEndpoints: stringList(value.mqttEndpoints, "meta.mqttEndpoints"),
-    stores: stringList(value.stores, "meta.stores"),
+    mqttEndpoints: stringList(value.mqttEndpoints ?? [], "meta.mqttEndpoints"),
+    stores: stringList(value.stores ?? [], "meta.stores"),
     load,
   };
 }
