@@ -466,7 +466,8 @@ export async function startBroker(options: BrokerOptions = {}): Promise<BrokerHa
       }
     } else {
       const deadline = Date.now() + timeoutMs;
-      while (!(await canConnect(tcpPort!))) {
+      const ports = [tcpPort!, ...(wantWs ? [wsPort!] : []), ...(tlsPort !== undefined ? [tlsPort, wssPort!] : [])];
+      while (!(await Promise.all(ports.map(canConnect))).every((x) => x)) {
         if (exited) throw new Error(`mosquitto exited with code ${exitCode}`);
         if (Date.now() > deadline) throw new Error("mosquitto did not open its port in time");
         await sleep(50);
