@@ -487,11 +487,18 @@ export class RaftDriver {
     for (const [peer, envs] of perPeer) this.#opts.transport.send(peer, envs);
 
     // 3. apply, then 4. advance.
-    for (const [g, rd] of readies) {
-      this.#apply(g, rd);
-      g.raw.advance(rd);
-      this.#serveReads(g);
-      if (g.applied - g.snapshotIndex >= this.#opts.snapshotEntries) this.#takeSnapshot(g);
+    try {
+      for (const [g, rd] of readies) {
+        this.#apply(g, rd);
+        g.raw.advance(rd);
+        this.#serveReads(g);
+        if (g.applied - g.snapshotIndex >= this.#opts.snapshotEntries) this.#takeSnapshot(g);
+      }
+    } catch (e) {
+      // A state machine that throws (or a failed snapshot write) leaves this
+      // replica in an unknown state: stop rather than diverge.
+      this.#fatal(e);
+      return false;
     }
     return true;
   }
