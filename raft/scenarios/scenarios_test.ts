@@ -297,3 +297,34 @@ Deno.test("leader transfer hands leadership to an up-to-date follower", async ()
   deepStrictEqual(h.node("1").applied, ["x", "y"]);
   await golden("leader_transfer", h);
 });
+
+Deno.test("demoting the leader to learner through joint consensus", async () => {
+  const h = new Harness();
+  h.addNodes(["1", "2", "3"]);
+  h.addNodes(["4"], []);
+  h.campaign("1");
+  h.stabilize();
+  h.log("# 4 joins as a learner, then one change promotes 4 and demotes 1 (joint)");
+  h.proposeConfChange("1", {
+    transition: "auto",
+    changes: [{ type: "add-learner", replicaId: "4" }],
+  });
+  h.stabilize();
+  h.proposeConfChange("1", {
+    transition: "auto",
+    changes: [{ type: "add-node", replicaId: "4" }, { type: "add-learner", replicaId: "1" }],
+  });
+  h.stabilize();
+  h.status();
+  const cs = state(h, "2").confState;
+  deepStrictEqual(cs.voters, ["2", "3", "4"]);
+  deepStrictEqual(cs.learners, ["1"]);
+  deepStrictEqual(cs.learnersNext, []);
+  const leader = h.leader();
+  ok(leader !== null && leader !== "1", "the demoted leader handed off");
+  h.propose(leader, "after");
+  h.stabilize();
+  deepStrictEqual(h.node("1").applied, ["after"], "the learner still receives the log");
+  h.checkSafety();
+  await golden("demote_leader", h);
+});
