@@ -326,3 +326,23 @@ Deno.test("learners: a learner's ack does not count toward commit", () => {
   strictEqual(h.node("4").raw.status().lastIndex, h.node("1").raw.status().lastIndex);
   strictEqual(h.node("1").raw.status().commit, before, "leader + learner is not a quorum");
 });
+
+Deno.test("forced recovery with two survivors of five: both adopt the new voters", () => {
+  const h = new Harness();
+  h.addNodes(["1", "2", "3", "4", "5"]);
+  h.campaign("1");
+  h.stabilize();
+  h.propose("1", "a");
+  h.stabilize();
+  for (const id of ["3", "4", "5"]) h.crash(id);
+  h.tickUntil(() => h.node("1").raw.status().raftState !== "leader", 40, ["1", "2"]);
+  h.forceRecovery("2", ["1", "2"]);
+  h.tickUntil(() => h.leader() === "2", 60, ["1", "2"]);
+  h.propose("2", "b");
+  h.stabilize();
+  for (const id of ["1", "2"]) {
+    deepStrictEqual(h.node(id).raw.status().confState.voters, ["1", "2"]);
+    deepStrictEqual(h.node(id).applied, ["a", "b"]);
+  }
+  throws(() => h.node("1").raw.forceRecovery(["2"]), ConfChangeError);
+});
