@@ -144,8 +144,11 @@ export class DistStateMachine {
       `DELETE FROM routes WHERE tenant = ? AND share_group = ? AND filter = ? AND receiver_id = ?
        AND incarnation <= ?`,
     );
+    // Receivers of a node are `s:<nodeId>:<sessionId>` where the session id has no ':'
+    // (node ids may: "host:port"). Range on the prefix, then "no ':' after it".
     this.#deleteByReceiverRange = db.prepare(
       `DELETE FROM routes WHERE receiver_id >= ? AND receiver_id < ?
+         AND instr(substr(receiver_id, ?), ':') = 0
        RETURNING tenant, share_group, filter, receiver_id`,
     );
   }
@@ -202,11 +205,14 @@ export class DistStateMachine {
         return { upserted: [], removed };
       }
       case "removeTransientRoutesOfNode": {
-        if (cmd.nodeId.length === 0 || cmd.nodeId.includes(":")) {
-          throw new RangeError(`nodeId ${JSON.stringify(cmd.nodeId)} is empty or contains ':'`);
-        }
-        // Receiver ids of the node are `s:<nodeId>:...`; ';' is the code point after ':'.
-        const rows = this.#deleteByReceiverRange.all(`s:${cmd.nodeId}:`, `s:${cmd.nodeId};`);
+        if (cmd.nodeId.length === 0) throw new RangeError("nodeId is empty");
+        const prefix = `s:${cmd.nodeId}:`;
+        // ';' is the code point after ':', so [prefix, prefixEnd) holds every id with the prefix.
+        const rows = this.#deleteByReceiverRange.all(
+          prefix,
+          `s:${cmd.nodeId};`,
+          prefix.length + 1,
+        );
         const removed = rows.map((row): RouteKey => {
           const group = str(this.#path, row, "share_group");
           return {

@@ -172,6 +172,18 @@ export function distStoreSuite(name: string, makeHarness: () => DistStoreHarness
       `${transientReceiverId("n10", "1")}@a`,
     ]);
     strictEqual(await s.removeTransientRoutesOfNode("n1"), 0);
+    // Node ids of the form host:port: a node is not confused with a longer one.
+    await s.addRoutes([
+      route("h", transientReceiverId("10.0.0.1:8899", "5")),
+      route("h", transientReceiverId("10.0.0.1:8899", "6"), { shareGroup: "g" }),
+      route("h", transientReceiverId("10.0.0.1", "7")),
+      route("h", transientReceiverId("10.0.0.1:88990", "8")),
+    ]);
+    strictEqual(await s.removeTransientRoutesOfNode("10.0.0.1"), 1);
+    strictEqual(await s.removeTransientRoutesOfNode("10.0.0.1:8899"), 2);
+    deepStrictEqual(normalIds(s.match("t", "h")), [
+      `${transientReceiverId("10.0.0.1:88990", "8")}@h`,
+    ]);
     await s.close();
   });
 

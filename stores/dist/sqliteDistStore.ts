@@ -75,7 +75,10 @@ export class SqliteDistStore implements DistStore {
     await this.#writer.submit({ op: "removeRoutes", removals });
   }
 
-  /** Removes all routes of transient sessions on `nodeId` (which must not contain ':'). */
+  /**
+   * Removes all routes of transient sessions on `nodeId` (receiver ids
+   * `s:<nodeId>:<sessionId>`; session ids must not contain ':', node ids may).
+   */
   async removeTransientRoutesOfNode(nodeId: string): Promise<number> {
     const r = await this.#writer.submit({ op: "removeTransientRoutesOfNode", nodeId });
     return r.removed.length;
