@@ -11,6 +11,7 @@ export {
   type PasswordFileAuthenticator,
   type PasswordFileAuthenticatorOptions,
 } from "./passwordAuthenticator.ts";
+export { createJwtAuthenticator, type JwtAuthenticatorOptions } from "./jwtAuthenticator.ts";
 export { addUser, removeUser } from "./passwordFile.ts";
 export { hashPassword } from "./passwordHash.ts";
 export {
