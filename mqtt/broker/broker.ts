@@ -144,8 +144,9 @@ class BrokerCore implements BrokerContext {
     m: StoredMessage,
     publisherReceiverId: string | null,
     inbound: PublishPacket | null = null,
+    publisher: Session | null = null,
   ): Promise<void> | null {
-    return this.router.route(m, publisherReceiverId, inbound);
+    return this.router.route(m, publisherReceiverId, inbound, publisher);
   }
 
   publishWill(will: WillPacket, acl: AclContext, receiverId: string | null): void {
@@ -219,6 +220,10 @@ class BrokerCore implements BrokerContext {
     for (const s of this.connections.values()) {
       if (s.phase === "connected" && s.keepAliveMs > 0 && now - s.lastRxMs > s.keepAliveMs * 1.5) {
         s.keepAliveExpired();
+        continue;
+      }
+      if (s.congested && !s.slow && now - s.congestedSinceMs > this.options.slowSubscriberMs) {
+        s.markSlow();
       }
     }
     for (const [key, w] of this.pendingWills) {

@@ -265,3 +265,31 @@ Deno.test("broker close sends v5 DISCONNECT 0x8B and does not publish wills", as
   assertEquals(await w.drain("publish"), []);
   assertEquals(h.broker.stats().willsPublished, 0);
 });
+
+Deno.test("backpressure: a congested subscriber holds its publishers; a slow one gets QoS 0 dropped instead", async () => {
+  const h = new Harness({
+    ...defaultMqttBrokerOptions(),
+    sweepIntervalMs: 2,
+    slowSubscriberMs: 1000,
+  });
+  h.broker.start();
+  const sub = await h.connected("sub", 4);
+  await sub.subscribe("bp/#", 0);
+  const pub = await h.connected("pub", 4);
+  sub.conn.congested = true;
+  pub.publish("bp/1", "a");
+  assert(pub.conn.paused, "publisher paused while the subscriber is congested");
+  sub.conn.congested = false;
+  sub.conn.events!.onDrain();
+  assert(!pub.conn.paused, "publisher resumed after the drain");
+  sub.conn.congested = true;
+  pub.publish("bp/1", "b");
+  assert(pub.conn.paused);
+  h.nowMs += 1500;
+  await settle(4);
+  assert(!pub.conn.paused, "released once the subscriber counts as slow");
+  pub.publish("bp/1", "dropped");
+  assertEquals(h.broker.stats().droppedCongested, 1);
+  assertEquals((await sub.drain("publish")).map(text), ["a", "b"]);
+  await h.close();
+});

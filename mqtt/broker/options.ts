@@ -73,6 +73,20 @@ export interface MqttBrokerOptions {
   allowZeroLengthClientId: boolean;
   /** Cap on a v5 will delay interval (seconds); larger values are reduced to it. Default 86400. */
   maxWillDelaySeconds: number;
+  /**
+   * Backpressure on QoS 0: when a subscriber's connection is congested (above
+   * the transport's write high-water mark), the publishers sending to it stop
+   * being read until it drains. A subscriber congested for longer than this is
+   * "slow": publishers are released and QoS 0 to it is dropped (counted as
+   * droppedCongested) until it drains. Default 2000 ms.
+   */
+  slowSubscriberMs: number;
+  /**
+   * QoS 0 messages to a subscriber with more unsent bytes than this are
+   * dropped (counted) even before it counts as slow. Must stay below the
+   * transport's maxWriteBufferBytes. Default 1 MiB.
+   */
+  qos0DropBufferedBytes: number;
   /** Interval of the sweeper (keep-alive, will delay, session expiry). Default 500 ms. */
   sweepIntervalMs: number;
 }
@@ -100,6 +114,8 @@ export function defaultMqttBrokerOptions(): MqttBrokerOptions {
     subscriptionIdentifierAvailable: true,
     allowZeroLengthClientId: true,
     maxWillDelaySeconds: 86400,
+    slowSubscriberMs: 2000,
+    qos0DropBufferedBytes: 1024 * 1024,
     sweepIntervalMs: 500,
   };
 }

@@ -17,6 +17,7 @@ import type { ClientKey, StoredMessage } from "../../stores/message.ts";
 import type { BrokerContext } from "../session/context.ts";
 import type { PublishPacket } from "../codec/types.ts";
 import { PublishEncodingCache } from "../session/publishEncoding.ts";
+import type { Session } from "../session/session.ts";
 
 const NO_IDS: readonly number[] = [];
 /** Round-robin positions kept before the table is reset (bounds memory). */
@@ -45,6 +46,7 @@ export class Router {
     m: StoredMessage,
     publisherReceiverId: string | null,
     inbound: PublishPacket | null = null,
+    publisher: Session | null = null,
   ): Promise<void> | null {
     const ctx = this.ctx;
     const match = ctx.dist.match(m.tenant, m.topic);
@@ -77,7 +79,7 @@ export class Router {
           if (qos === 0 && rid.charCodeAt(0) !== 115) ctx.counters.droppedOffline++;
           return;
         }
-        session.out.deliver(cache, qos, retain, ids);
+        session.out.deliver(cache, qos, retain, ids, publisher);
         return;
       }
       (items ??= []).push({

@@ -100,12 +100,14 @@ export interface BrokerContext {
    * Routes a message to every matching subscriber. Returns a promise when
    * the message had to be appended to persistent inboxes (resolves once
    * durable), null when delivery finished synchronously. `inbound` (the
-   * received PUBLISH) lets the router reuse its bytes for the outgoing copies.
+   * received PUBLISH) lets the router reuse its bytes for the outgoing copies;
+   * `publisher` is held (not read) while a subscriber it feeds is congested.
    */
   route(
     message: StoredMessage,
     publisherReceiverId: string | null,
     inbound?: PublishPacket | null,
+    publisher?: Session | null,
   ): Promise<void> | null;
   /** Open sessions by connection id (for kicks, the keep-alive sweep and shutdown). */
   readonly connections: Map<number, Session>;

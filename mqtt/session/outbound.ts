@@ -73,15 +73,20 @@ export class Outbound {
     qos: 0 | 1 | 2,
     retain: boolean,
     subscriptionIds: readonly number[],
+    publisher: Session | null = null,
   ): void {
     if (this.disposed) return;
-    const c = this.s.ctx.counters;
+    const s = this.s;
+    const c = s.ctx.counters;
     if (qos === 0) {
-      if (this.s.congested) {
-        c.droppedCongested++;
-        return;
+      if (s.congested) {
+        if (s.slow || s.conn.bufferedBytes >= s.ctx.options.qos0DropBufferedBytes) {
+          c.droppedCongested++;
+          return;
+        }
       }
       this.sendPublish(cache, 0, retain, subscriptionIds, 0, false);
+      if (s.congested && publisher !== null) s.holdPublisher(publisher);
       return;
     }
     const m = cache.message;
@@ -100,6 +105,7 @@ export class Outbound {
       q.shift();
     }
     q.push({ message: m, qos, retain, subscriptionIds });
+    if (s.congested && publisher !== null) s.holdPublisher(publisher);
   }
 
   private sendTransient(item: QueuedItem, cache: PublishEncodingCache | null): void {
@@ -170,7 +176,7 @@ export class Outbound {
     }
     if (sendTopicWithAlias) this.aliases!.set(m.topic, topicAlias);
     c.publishesOut++;
-    if (!s.conn.write(bytes)) s.congested = true;
+    if (!s.conn.write(bytes)) s.markCongested();
     return true;
   }
 
@@ -325,7 +331,7 @@ export class Outbound {
       if (e.state === "released") {
         const id = packetIdForSeq(e.seq);
         this.inflight.set(id, { seq: e.seq, qos: 2, released: true, message: null });
-        s.conn.write(encodeAck(6, s.version ?? 4, id));
+        if (!s.conn.write(encodeAck(6, s.version ?? 4, id))) s.markCongested();
         continue;
       }
       const cache = new PublishEncodingCache(e.message, now);

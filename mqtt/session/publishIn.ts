@@ -166,7 +166,7 @@ export function handlePublish(s: Session, p: PublishPacket): void {
       }
     });
   }
-  const routed = ctx.route(message, s.receiverId, topic === p.topic ? p : null);
+  const routed = ctx.route(message, s.receiverId, topic === p.topic ? p : null, s);
   if (qos === 0) {
     if (retained !== null) ctx.track(retained, "retain.set");
     if (routed !== null) ctx.track(routed, "inbox.enqueue");

@@ -43,6 +43,11 @@ import { sessionEnded } from "./sessionEnd.ts";
 /** Packets held while an asynchronous step runs before reading pauses. */
 export const MAX_BACKLOG_PACKETS = 32;
 
+const PAUSE_BACKLOG = 1;
+const PAUSE_ACKS = 2;
+/** Publishers one congested subscriber may hold paused at once. */
+export const MAX_BLOCKED_PUBLISHERS = 1024;
+
 /** Why a session ended; decides the will and the v5 DISCONNECT sent. */
 export type EndReason =
   | "disconnect" // normal DISCONNECT: will discarded
@@ -94,8 +99,16 @@ export class Session implements ConnectionEvents {
   /** Last topic published on this connection (allocated at the first PUBLISH). */
   topicCache: TopicCache | null = null;
   private busy = false;
-  private paused = false;
-  private pausedForAcks = false;
+  /** Why reading is paused: bit set of PAUSE_* reasons. */
+  private pauseMask = 0;
+  /** Congested subscribers currently holding this publisher's reading. */
+  private holds = 0;
+  /** Publishers paused because this (congested) subscriber could not keep up. */
+  private blockedPublishers: Set<Session> | null = null;
+  /** When the connection last became congested (ms), for the slow-subscriber limit. */
+  congestedSinceMs = 0;
+  /** Congested for longer than `slowSubscriberMs`: QoS 0 to it is dropped, publishers not held. */
+  slow = false;
   private backlog: Uint8Array[] | null = null;
   endReason: EndReason | null = null;
 
@@ -114,10 +127,7 @@ export class Session implements ConnectionEvents {
     this.lastRxMs = this.ctx.nowMs();
     if (this.busy) {
       (this.backlog ??= []).push(packet);
-      if (this.backlog.length >= MAX_BACKLOG_PACKETS && !this.paused) {
-        this.paused = true;
-        this.conn.pause();
-      }
+      if (this.backlog.length >= MAX_BACKLOG_PACKETS) this.pauseReading(PAUSE_BACKLOG);
       return;
     }
     this.process(packet);
@@ -223,10 +233,7 @@ export class Session implements ConnectionEvents {
     while (b !== null && b.length > 0 && !this.busy && this.phase !== "closed") {
       this.process(b.shift()!);
     }
-    if (!this.busy && this.paused && this.phase !== "closed") {
-      this.paused = false;
-      this.conn.resume();
-    }
+    if (!this.busy) this.resumeReading(PAUSE_BACKLOG);
   }
 
   /** Handles an error thrown by a packet handler: protocol errors close cleanly. */
@@ -306,10 +313,7 @@ export class Session implements ConnectionEvents {
     const prev = this.ackChain ?? Promise.resolve();
     const next: Promise<void> = prev.then(() => waitFor).then(() => {
       this.pendingAcks--;
-      if (this.pausedForAcks && this.pendingAcks * 2 < this.ctx.options.receiveMaximum) {
-        this.pausedForAcks = false;
-        if (this.phase !== "closed") this.conn.resume();
-      }
+      if (this.pendingAcks * 2 < this.ctx.options.receiveMaximum) this.resumeReading(PAUSE_ACKS);
       if (this.phase !== "closed") {
         this.conn.write(typeof packet === "function" ? packet() : packet);
       }
@@ -324,9 +328,7 @@ export class Session implements ConnectionEvents {
 
   /** A v3 publisher has too many unacknowledged QoS 1/2 messages: stop reading it. */
   pauseForAcks(): void {
-    if (this.pausedForAcks) return;
-    this.pausedForAcks = true;
-    this.conn.pause();
+    this.pauseReading(PAUSE_ACKS);
   }
 
   /** Writes a v5 PUBACK/PUBREC with an error reason code (or a plain v3 ack). */
@@ -363,7 +365,59 @@ export class Session implements ConnectionEvents {
 
   onDrain(): void {
     this.congested = false;
+    this.slow = false;
+    this.releasePublishers();
     this.out?.pump();
+  }
+
+  private pauseReading(reason: number): void {
+    const was = this.pauseMask !== 0 || this.holds > 0;
+    this.pauseMask |= reason;
+    if (!was && this.phase !== "closed") this.conn.pause();
+  }
+
+  private resumeReading(reason: number): void {
+    if ((this.pauseMask & reason) === 0) return;
+    this.pauseMask &= ~reason;
+    if (this.pauseMask === 0 && this.holds === 0 && this.phase !== "closed") this.conn.resume();
+  }
+
+  /** The write that made this connection congested (write() returned false). */
+  markCongested(): void {
+    if (this.congested) return;
+    this.congested = true;
+    this.congestedSinceMs = this.ctx.nowMs();
+  }
+
+  /**
+   * Backpressure: `publisher` sent a message this congested subscriber could
+   * not take at once; stop reading the publisher until this one drains (or
+   * turns slow). Bounded by {@link MAX_BLOCKED_PUBLISHERS}.
+   */
+  holdPublisher(publisher: Session): void {
+    if (publisher === this || this.slow || publisher.phase === "closed") return;
+    const set = this.blockedPublishers ??= new Set();
+    if (set.has(publisher) || set.size >= MAX_BLOCKED_PUBLISHERS) return;
+    set.add(publisher);
+    publisher.holds++;
+    if (publisher.holds === 1 && publisher.pauseMask === 0) publisher.conn.pause();
+  }
+
+  /** Lets every held publisher read again. */
+  releasePublishers(): void {
+    const set = this.blockedPublishers;
+    if (set === null || set.size === 0) return;
+    this.blockedPublishers = null;
+    for (const p of set) {
+      p.holds--;
+      if (p.holds === 0 && p.pauseMask === 0 && p.phase !== "closed") p.conn.resume();
+    }
+  }
+
+  /** Congested for too long: stop holding publishers, drop QoS 0 to it instead. */
+  markSlow(): void {
+    this.slow = true;
+    this.releasePublishers();
   }
 
   onClose(): void {

@@ -19,6 +19,7 @@ import type { EndReason, Session } from "./session.ts";
 export function sessionEnded(s: Session, reason: EndReason, wasConnected: boolean): void {
   const ctx = s.ctx;
   s.out?.dispose();
+  s.releasePublishers();
   if (ctx.connections.get(s.conn.id) === s) ctx.connections.delete(s.conn.id);
   if (!wasConnected) return; // connect.ts undoes a half-done CONNECT itself
   ctx.counters.connections--;
