@@ -23,6 +23,7 @@ export {
   validateRoute,
 } from "./dist/distCommands.ts";
 export { SqliteDistStore, type SqliteDistStoreOptions } from "./dist/sqliteDistStore.ts";
+export { MemoryDistStore } from "./dist/memoryDistStore.ts";
 
 export * from "./inbox/inboxStore.ts";
 export { defaultInboxLimits, validateInboxLimits } from "./inbox/inboxRules.ts";
