@@ -125,8 +125,11 @@ export interface BrokerHandle {
   alive(): boolean;
   /** Resident set size of the broker process in KiB, from /proc/PID/status. */
   rssKb(): Promise<number>;
-  /** SIGTERM and wait for exit (SIGKILL after 10 s); returns the exit code. */
-  stop(): Promise<number>;
+  /**
+   * Send signal (default SIGTERM) and wait for exit (SIGKILL after 10 s); returns the
+   * exit code. `keepData` keeps a temp data dir for a restart (the caller removes it).
+   */
+  stop(opts?: { keepData?: boolean; signal?: Deno.Signal }): Promise<number>;
   /** SIGKILL and wait for exit. */
   kill9(): Promise<void>;
   /** Wait until a log line matches, bounded by timeoutMs. */
@@ -407,10 +410,11 @@ export async function startBroker(options: BrokerOptions = {}): Promise<BrokerHa
       if (m === null) throw new Error(`no VmRSS in /proc/${child.pid}/status`);
       return Number(m[1]);
     },
-    stop: async (): Promise<number> => {
+    stop: async (opts: { keepData?: boolean; signal?: Deno.Signal } = {}): Promise<number> => {
+      if (opts.keepData) keepDir = true;
       if (!exited) {
         try {
-          child.kill("SIGTERM");
+          child.kill(opts.signal ?? "SIGTERM");
         } catch { /* already gone */ }
         const t = setTimeout(() => {
           try {
