@@ -4,6 +4,7 @@
  * the frame guard and write batching, without the MQTT codec.
  *
  * Run: `deno run -A --v8-flags=--expose-gc mqtt/transport/transportBench.ts [idleConnections]`
+ * (`BENCH_KIND=tls|ws|wss` measures idle memory on that listener kind only).
  * The listener runs in this process; the clients run in a child process so
  * the two share no CPU accounting or heap.
  *
@@ -11,10 +12,13 @@
  */
 
 import net from "node:net";
+import tls from "node:tls";
 import process from "node:process";
+import { WebSocket } from "ws";
+import { makeTestCerts } from "./testCerts.ts";
 import { silentLogger } from "../../log/jsonLog.ts";
 import { startListener } from "./listener.ts";
-import { defaultTransportLimits, type MqttConnection } from "./types.ts";
+import { defaultTransportLimits, type ListenerKind, type MqttConnection } from "./types.ts";
 
 const CONNECT = Uint8Array.of(0x10, 0x00);
 const CONNACK = Uint8Array.of(0x20, 0x02, 0x00, 0x00);
@@ -52,24 +56,45 @@ async function waitUntil(cond: () => boolean, timeoutMs: number): Promise<void> 
 
 // ---------------------------------------------------------------- client role
 
-async function clientIdle(port: number, count: number): Promise<void> {
-  const sockets: net.Socket[] = [];
-  for (let i = 0; i < count; i += 500) {
-    const batch = Math.min(500, count - i);
-    await Promise.all(Array.from({ length: batch }, () =>
-      new Promise<void>((resolve, reject) => {
-        const s = net.connect(port, "127.0.0.1", () => {
+async function clientIdle(
+  port: number,
+  count: number,
+  kind: ListenerKind,
+  caFile?: string,
+): Promise<void> {
+  const closers: (() => void)[] = [];
+  const ca = caFile !== undefined ? Deno.readTextFileSync(caFile) : undefined;
+  const one = (): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      if (kind === "ws" || kind === "wss") {
+        const ws = new WebSocket(`${kind}://127.0.0.1:${port}/mqtt`, ["mqtt"], { ca });
+        ws.on("open", () => {
+          ws.send(CONNECT);
+          resolve();
+        });
+        ws.on("error", reject);
+        closers.push(() => ws.terminate());
+        return;
+      }
+      const s = kind === "tls"
+        ? tls.connect({ port, host: "127.0.0.1", ca }, () => {
+          s.write(CONNECT);
+          resolve();
+        })
+        : net.connect(port, "127.0.0.1", () => {
           s.write(CONNECT);
           resolve();
         });
-        s.on("error", reject);
-        sockets.push(s);
-      })));
+      s.on("error", reject);
+      closers.push(() => s.destroy());
+    });
+  for (let i = 0; i < count; i += 500) {
+    await Promise.all(Array.from({ length: Math.min(500, count - i) }, one));
   }
   console.log("ready");
   // Hold until stdin closes.
   for await (const _ of Deno.stdin.readable) { /* wait */ }
-  for (const s of sockets) s.destroy();
+  for (const close of closers) close();
 }
 
 async function clientChurn(port: number, total: number, concurrency: number): Promise<void> {
@@ -144,6 +169,9 @@ function spawnClient(args: string[]): Deno.ChildProcess {
 
 async function main(): Promise<void> {
   const idleCount = Number(Deno.args[0] ?? 10_000);
+  // BENCH_KIND=tls|ws|wss measures only idle memory on that listener kind.
+  const kind = (Deno.env.get("BENCH_KIND") ?? "tcp") as ListenerKind;
+  const certs = kind === "tls" || kind === "wss" ? await makeTestCerts() : null;
   let open = 0;
   let connected = 0;
   let packets = 0;
@@ -155,8 +183,13 @@ async function main(): Promise<void> {
     maxConnectsPerSecond: 1_000_000,
   };
   const listener = await startListener(
-    "tcp",
-    { enable: true, host: "127.0.0.1", port: 0 },
+    kind,
+    {
+      enable: true,
+      host: "127.0.0.1",
+      port: 0,
+      ...(certs !== null ? { certFile: certs.serverCert, keyFile: certs.serverKey } : {}),
+    },
     limits,
     (conn) => {
       open++;
@@ -190,7 +223,13 @@ async function main(): Promise<void> {
   await sleep(200);
   const rssBefore = Deno.memoryUsage().rss;
   const heapBefore = Deno.memoryUsage().heapUsed;
-  const idle = spawnClient(["idle", String(port), String(idleCount)]);
+  const idle = spawnClient([
+    "idle",
+    String(port),
+    String(idleCount),
+    kind,
+    ...(certs !== null ? [certs.caCert] : []),
+  ]);
   const reader = idle.stdout.getReader();
   await reader.read(); // "ready"
   await waitUntil(() => connected >= idleCount, 60_000);
@@ -203,8 +242,10 @@ async function main(): Promise<void> {
   results.jsHeapPerIdleConnectionBytes = Math.round(
     (Deno.memoryUsage().heapUsed - heapBefore) / idleCount,
   );
-  if (Deno.env.get("BENCH_ONLY_IDLE")) {
+  results.listener = kind;
+  if (Deno.env.get("BENCH_ONLY_IDLE") || kind !== "tcp") {
     console.log(JSON.stringify(results));
+    await certs?.remove();
     Deno.exit(0);
   }
   await idle.stdin.close();
@@ -277,8 +318,8 @@ async function main(): Promise<void> {
 }
 
 if (Deno.args[0] === "client") {
-  const [, role, port, a, b] = Deno.args;
-  if (role === "idle") await clientIdle(Number(port), Number(a));
+  const [, role, port, a, b, c] = Deno.args;
+  if (role === "idle") await clientIdle(Number(port), Number(a), b as ListenerKind, c);
   else if (role === "churn") await clientChurn(Number(port), Number(a), Number(b));
   else if (role === "publish") await clientPublish(Number(port), Number(a), Number(b));
   else if (role === "subscribe") await clientSubscribe(Number(port), Number(a), Number(b));
