@@ -28,12 +28,9 @@ import { WebSocketServer } from "ws";
 import type { RawData, WebSocket } from "ws";
 import type { Logger } from "../../log/jsonLog.ts";
 import { AdmissionControl, DeadlineQueue } from "./admission.ts";
-import {
-  type ByteChannel,
-  Connection,
-  type ConnectionContext,
-  type ConnectionOwner,
-} from "./connection.ts";
+import { Connection, type ConnectionContext, type ConnectionOwner } from "./connection.ts";
+import { rawDataBytes, SocketChannel, WebSocketChannel } from "./channels.ts";
+import { validateLimits, validateListenerConfig } from "./listenerConfig.ts";
 import { clientCertificateOf, loadServerTlsOptions } from "./tlsFiles.ts";
 import type {
   ClientCertificateInfo,
@@ -371,93 +368,10 @@ class ListenerCore implements ConnectionOwner {
   }
 }
 
-/** {@link ByteChannel} over a node:net or node:tls socket. */
-class SocketChannel implements ByteChannel {
-  readonly #socket: net.Socket;
-  constructor(socket: net.Socket) {
-    this.#socket = socket;
-  }
-  get remoteAddress(): string {
-    return this.#socket.remoteAddress ?? "";
-  }
-  get remotePort(): number {
-    return this.#socket.remotePort ?? 0;
-  }
-  send(bytes: Uint8Array, onWritten?: () => void): void {
-    if (onWritten === undefined) this.#socket.write(bytes);
-    else this.#socket.write(bytes, () => onWritten());
-  }
-  get pendingBytes(): number {
-    return this.#socket.writableLength;
-  }
-  pauseReading(): void {
-    this.#socket.pause();
-  }
-  resumeReading(): void {
-    this.#socket.resume();
-  }
-  end(): void {
-    this.#socket.end();
-  }
-  destroy(): void {
-    this.#socket.destroy();
-  }
-}
-
-/** {@link ByteChannel} over a ws WebSocket (one binary message per flush). */
-class WebSocketChannel implements ByteChannel {
-  readonly #ws: WebSocket;
-  readonly #socket: net.Socket;
-  constructor(ws: WebSocket, socket: net.Socket) {
-    this.#ws = ws;
-    this.#socket = socket;
-  }
-  get remoteAddress(): string {
-    return this.#socket.remoteAddress ?? "";
-  }
-  get remotePort(): number {
-    return this.#socket.remotePort ?? 0;
-  }
-  send(bytes: Uint8Array, onWritten?: () => void): void {
-    if (this.#ws.readyState !== this.#ws.OPEN) return;
-    this.#ws.send(bytes, { binary: true }, onWritten === undefined ? undefined : () => onWritten());
-  }
-  get pendingBytes(): number {
-    return this.#ws.bufferedAmount;
-  }
-  pauseReading(): void {
-    this.#ws.pause();
-  }
-  resumeReading(): void {
-    this.#ws.resume();
-  }
-  end(): void {
-    this.#ws.close(1000);
-  }
-  destroy(): void {
-    this.#ws.terminate();
-  }
-}
-
 /** The TCP socket under a TLS socket (node and Deno keep it as `_parent`). */
 function rawSocketOf(socket: net.Socket): object {
   const parent: unknown = (socket as unknown as { _parent?: unknown })._parent;
   return typeof parent === "object" && parent !== null ? parent : socket;
-}
-
-function rawDataBytes(data: RawData): Uint8Array {
-  if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  if (Array.isArray(data)) {
-    const total = data.reduce((sum, part) => sum + part.length, 0);
-    const out = new Uint8Array(total);
-    let off = 0;
-    for (const part of data) {
-      out.set(part, off);
-      off += part.length;
-    }
-    return out;
-  }
-  return data;
 }
 
 function pathOf(url: string | undefined): string {
@@ -472,37 +386,4 @@ function offersMqtt(header: string): boolean {
 
 function rejectUpgrade(socket: Duplex, status: number, text: string): void {
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-}
-
-/** Throws a clear error for an unusable listener configuration. */
-export function validateListenerConfig(kind: ListenerKind, config: ListenerConfig): void {
-  if (!config.enable) throw new Error(`${kind} listener is disabled (enable: false)`);
-  if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) {
-    throw new Error(`${kind} listener port must be an integer 0..65535, got ${config.port}`);
-  }
-  if (typeof config.host !== "string" || config.host === "") {
-    throw new Error(`${kind} listener host must be a non-empty string, got ${String(config.host)}`);
-  }
-  if (config.path !== undefined && !config.path.startsWith("/")) {
-    throw new Error(`${kind} listener path must start with "/", got ${config.path}`);
-  }
-}
-
-/** Throws a clear error for a limit that is not a positive finite integer. */
-export function validateLimits(limits: TransportLimits): void {
-  for (const [name, value] of Object.entries(limits)) {
-    if (value === undefined && name === "endLingerMs") continue;
-    if (!Number.isInteger(value) || value <= 0) {
-      throw new Error(`transport limit ${name} must be a positive integer, got ${value}`);
-    }
-  }
-  if (limits.maxPacketBytes < 2) {
-    throw new Error(`transport limit maxPacketBytes must be >= 2, got ${limits.maxPacketBytes}`);
-  }
-  if (limits.writeHighWaterMarkBytes > limits.maxWriteBufferBytes) {
-    throw new Error(
-      `writeHighWaterMarkBytes (${limits.writeHighWaterMarkBytes}) must not exceed ` +
-        `maxWriteBufferBytes (${limits.maxWriteBufferBytes})`,
-    );
-  }
 }
