@@ -1,12 +1,14 @@
 /**
  * Micro-benchmark of topic matching and route writes of the SQLite dist store.
- * Run: `deno run -A stores/dist/dist_bench.ts`. Prints one line per scenario.
+ * Run: `deno run -A --v8-flags=--expose-gc stores/dist/dist_bench.ts`
+ * (without the flag the heap figure is skipped). Prints one line per scenario.
  *
  * @module
  */
 import { join } from "node:path";
 import type { Route } from "./distStore.ts";
 import { SqliteDistStore } from "./sqliteDistStore.ts";
+import { RouteIndex } from "./routeIndex.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "dist_bench_" });
 const OPTS = {
@@ -74,5 +76,15 @@ for (const cache of [0, 1024]) {
   }
   await reopened.close();
   await store.close();
+}
+const gc = (globalThis as { gc?: () => void }).gc;
+if (gc !== undefined) {
+  gc();
+  const before = Deno.memoryUsage().heapUsed;
+  const index = new RouteIndex();
+  for (const r of routes) index.put(r);
+  gc();
+  const perRoute = (Deno.memoryUsage().heapUsed - before) / routes.length;
+  console.log(`route index heap: ${perRoute.toFixed(0)} B/route (${index.count} routes)`);
 }
 await Deno.remove(dir, { recursive: true });

@@ -13,8 +13,8 @@ import { TopicTrie } from "./topicTrie.ts";
 interface FilterRoutes {
   /** Normal subscriptions by receiver id. */
   readonly normal: Map<string, Route>;
-  /** Shared subscriptions by group, then receiver id. */
-  readonly shared: Map<string, Map<string, Route>>;
+  /** Shared subscriptions by group, then receiver id (created on first use: most filters have none). */
+  shared: Map<string, Map<string, Route>> | null;
 }
 
 const EMPTY_SHARED: ReadonlyMap<string, readonly Route[]> = new Map();
@@ -65,7 +65,7 @@ export class RouteIndex {
     const fr = this.#tenants.get(key.tenant)?.get(key.filter);
     if (fr === undefined) return undefined;
     if (key.shareGroup === null) return fr.normal.get(key.receiverId);
-    return fr.shared.get(key.shareGroup)?.get(key.receiverId);
+    return fr.shared?.get(key.shareGroup)?.get(key.receiverId);
   }
 
   /** Adds or replaces a route. */
@@ -78,15 +78,16 @@ export class RouteIndex {
     }
     let fr = trie.get(route.filter);
     if (fr === undefined) {
-      fr = { normal: new Map(), shared: new Map() };
+      fr = { normal: new Map(), shared: null };
       trie.set(route.filter, fr);
     }
     let map = fr.normal;
     if (route.shareGroup !== null) {
-      let g = fr.shared.get(route.shareGroup);
+      const shared = fr.shared ??= new Map();
+      let g = shared.get(route.shareGroup);
       if (g === undefined) {
         g = new Map();
-        fr.shared.set(route.shareGroup, g);
+        shared.set(route.shareGroup, g);
       }
       map = g;
     }
@@ -102,14 +103,15 @@ export class RouteIndex {
     let removed: boolean;
     if (key.shareGroup === null) removed = fr.normal.delete(key.receiverId);
     else {
-      const g = fr.shared.get(key.shareGroup);
+      const g = fr.shared?.get(key.shareGroup);
       removed = g?.delete(key.receiverId) ?? false;
-      if (g !== undefined && g.size === 0) fr.shared.delete(key.shareGroup);
+      if (g !== undefined && g.size === 0) fr.shared?.delete(key.shareGroup);
+      if (fr.shared?.size === 0) fr.shared = null;
     }
     if (!removed) return false;
     this.#count--;
     this.#cache.clear();
-    if (fr.normal.size === 0 && fr.shared.size === 0) {
+    if (fr.normal.size === 0 && fr.shared === null) {
       trie.delete(key.filter);
       if (trie.isEmpty()) this.#tenants.delete(key.tenant);
     }
@@ -155,7 +157,7 @@ export class RouteIndex {
         normal ??= [];
         for (const r of fr.normal.values()) normal.push(r);
       }
-      if (fr.shared.size > 0) {
+      if (fr.shared !== null) {
         shared ??= new Map();
         for (const [group, members] of fr.shared) {
           const first = members.values().next();
