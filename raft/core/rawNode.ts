@@ -26,7 +26,7 @@ import {
 } from "../storage/logStorage.ts";
 import type { RaftConfig } from "./config.ts";
 import { encodeConfChange } from "./confChangeCodec.ts";
-import { NotLeaderError, ProposalDroppedError } from "./errors.ts";
+import { ConfChangeError, NotLeaderError, ProposalDroppedError } from "./errors.ts";
 import { Raft } from "./raft.ts";
 import { entriesSizeBytes } from "./raftLog.ts";
 import {
@@ -95,8 +95,10 @@ export class RawNode {
     } catch (e) {
       // Forwarded proposals the leader refuses are dropped silently (the
       // origin times out), as in etcd.
-      if (e instanceof ProposalDroppedError || e instanceof NotLeaderError) return;
-      if (e instanceof Error && e.name === "ConfChangeError") return;
+      if (
+        e instanceof ProposalDroppedError || e instanceof NotLeaderError ||
+        e instanceof ConfChangeError
+      ) return;
       throw e;
     }
   }
