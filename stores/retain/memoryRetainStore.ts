@@ -79,15 +79,27 @@ export class MemoryRetainStore implements RetainStore {
     return this.#tenants.get(tenant)?.size ?? 0;
   }
 
-  /** Deletes up to `limit` messages expired at `nowMs`; returns how many. */
+  /** Deletes up to `limit` messages expired at `nowMs`, earliest expiry first; returns how many. */
   purgeExpired(nowMs: number, limit: number): Promise<number> {
-    let n = 0;
-    for (const [tenant, trie] of this.#tenants) {
-      n += purgeExpiredOf(trie, nowMs, limit - n);
-      if (trie.isEmpty()) this.#tenants.delete(tenant);
-      if (n >= limit) break;
+    if (!Number.isSafeInteger(limit) || limit < 0) {
+      return Promise.reject(
+        new RangeError(`purge limit must be a non-negative integer, got ${limit}`),
+      );
     }
-    return Promise.resolve(n);
+    const expired: StoredMessage[] = [];
+    for (const trie of this.#tenants.values()) {
+      trie.forEach((m) => {
+        if (retainedExpired(m.expiresAtMs, nowMs)) expired.push(m);
+      });
+    }
+    expired.sort((a, b) => (a.expiresAtMs ?? 0) - (b.expiresAtMs ?? 0));
+    const victims = expired.slice(0, limit);
+    for (const m of victims) {
+      const trie = this.#tenants.get(m.tenant);
+      trie?.delete(m.topic);
+      if (trie?.isEmpty()) this.#tenants.delete(m.tenant);
+    }
+    return Promise.resolve(victims.length);
   }
 
   close(): Promise<void> {
@@ -97,14 +109,10 @@ export class MemoryRetainStore implements RetainStore {
   }
 }
 
-function purgeExpiredOf(
-  trie: TopicTrie<StoredMessage>,
-  nowMs: number,
-  limit = Number.MAX_SAFE_INTEGER,
-): number {
+function purgeExpiredOf(trie: TopicTrie<StoredMessage>, nowMs: number): number {
   const expired: string[] = [];
   trie.forEach((m) => {
-    if (expired.length < limit && retainedExpired(m.expiresAtMs, nowMs)) expired.push(m.topic);
+    if (retainedExpired(m.expiresAtMs, nowMs)) expired.push(m.topic);
   });
   for (const t of expired) trie.delete(t);
   return expired.length;

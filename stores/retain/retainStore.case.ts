@@ -137,6 +137,7 @@ export function retainStoreSuite(name: string, makeHarness: () => RetainStoreHar
     strictEqual(s.count("t"), 3, "count includes expired ones until purged");
     strictEqual(await s.purgeExpired(T0 + 5000, 1), 1);
     strictEqual(s.count("t"), 2);
+    deepStrictEqual(topics(await s.match("t", "#", T0, 10)), ["b", "c"], "earliest expiry first");
     strictEqual(await s.purgeExpired(T0 + 5000, 10), 1);
     strictEqual(s.count("t"), 1);
     deepStrictEqual(topics(await s.match("t", "#", T0, 10)), ["c"]);

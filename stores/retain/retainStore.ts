@@ -25,7 +25,13 @@ export interface RetainStore {
    * `limit`, in topic order.
    */
   match(tenant: string, filter: string, nowMs: number, limit: number): Promise<StoredMessage[]>;
-  /** Number of retained topics of a tenant. */
+  /** Number of retained topics of a tenant (expired ones included until purged). */
   count(tenant: string): number;
+  /**
+   * Optional: deletes up to `limit` messages expired at `nowMs` (earliest
+   * expiry first) and resolves with how many. Call it periodically so expired
+   * messages stop counting against `maxRetainedPerTenant` and using disk.
+   */
+  purgeExpired?(nowMs: number, limit: number): Promise<number>;
   close(): Promise<void>;
 }
