@@ -80,6 +80,20 @@ export interface RaftDriverOptions {
    * a replica that cannot persist must not vote or acknowledge). Default: no-op.
    */
   readonly onFatal?: (error: Error) => void;
+  /** Called when a hosted group's known leader changes (null: unknown). Default: no-op. */
+  readonly onLeaderChange?: (groupId: GroupId, leader: ReplicaId | null, term: number) => void;
+}
+
+/** Counters of a driver, for metrics. */
+export interface RaftDriverStats {
+  /** Loop iterations that wrote to the log store (one fsync each). */
+  readonly persistBatches: number;
+  /** Batches handed to the transport (one per peer per iteration). */
+  readonly sentBatches: number;
+  readonly sentMessages: number;
+  readonly receivedMessages: number;
+  readonly pendingProposals: number;
+  readonly pendingReads: number;
 }
 
 interface PendingProposal {
@@ -110,6 +124,7 @@ interface Group {
   readonly proposals: Map<number, PendingProposal>;
   readonly reads: Map<string, PendingRead>;
   wasLeader: boolean;
+  lead: ReplicaId | null;
 }
 
 /** Options of {@link RaftDriver.addGroup}. */
@@ -145,6 +160,9 @@ export class RaftDriver {
   /** Last time (clock ms) any batch arrived from each peer. */
   readonly #lastHeardMs = new Map<ReplicaId, number>();
   #fatalError: Error | null = null;
+  #sentBatches = 0;
+  #sentMessages = 0;
+  #receivedMessages = 0;
   /** Loop iterations that persisted something (one LogStore.write each). */
   persistBatches = 0;
 
@@ -159,6 +177,7 @@ export class RaftDriver {
       maxRoundsPerRun: 64,
       now: Date.now,
       onFatal: () => {},
+      onLeaderChange: () => {},
       ...options,
       raftConfig: options.raftConfig ?? {},
       seed: options.seed ?? hashString(options.nodeId),
@@ -230,6 +249,7 @@ export class RaftDriver {
       proposals: new Map(),
       reads: new Map(),
       wasLeader: false,
+      lead: null,
     });
     this.#schedule();
   }
@@ -372,6 +392,32 @@ export class RaftDriver {
     return promise as Promise<QR>;
   }
 
+  /**
+   * Stale-tolerant read of the local replica's state machine: no Raft round,
+   * may lag the leader (e.g. topic matching on a dist replica).
+   */
+  queryLocal<QR = unknown>(groupId: GroupId, query: unknown): QR {
+    return this.#group(groupId).sm.query(query) as QR;
+  }
+
+  /** Counters for metrics. */
+  stats(): RaftDriverStats {
+    let pendingProposals = 0;
+    let pendingReads = 0;
+    for (const g of this.#groups.values()) {
+      pendingProposals += g.proposals.size;
+      pendingReads += g.reads.size;
+    }
+    return {
+      persistBatches: this.persistBatches,
+      sentBatches: this.#sentBatches,
+      sentMessages: this.#sentMessages,
+      receivedMessages: this.#receivedMessages,
+      pendingProposals,
+      pendingReads,
+    };
+  }
+
   /** Asks the group's leader (via this replica) to hand leadership to `to`. */
   transferLeader(groupId: GroupId, to: ReplicaId): void {
     this.#group(groupId).raw.transferLeader(to);
@@ -407,6 +453,7 @@ export class RaftDriver {
   #receive(from: ReplicaId, batch: readonly RaftEnvelope[]): void {
     if (this.#stopped) return;
     this.#lastHeardMs.set(from, this.#opts.now());
+    this.#receivedMessages += batch.length;
     for (const env of batch) {
       const g = this.#groups.get(env.groupId);
       if (g === undefined || env.message.from !== from) continue;
@@ -484,7 +531,11 @@ export class RaftDriver {
         list.push({ groupId: g.groupId, message: m });
       }
     }
-    for (const [peer, envs] of perPeer) this.#opts.transport.send(peer, envs);
+    for (const [peer, envs] of perPeer) {
+      this.#opts.transport.send(peer, envs);
+      this.#sentBatches++;
+      this.#sentMessages += envs.length;
+    }
 
     // 3. apply, then 4. advance.
     try {
@@ -505,6 +556,10 @@ export class RaftDriver {
 
   #apply(g: Group, rd: Ready): void {
     if (rd.softState !== undefined) {
+      if (rd.softState.lead !== g.lead) {
+        g.lead = rd.softState.lead;
+        this.#opts.onLeaderChange(g.groupId, g.lead, g.raw.status().term);
+      }
       const isLeader = rd.softState.raftState === "leader";
       if (g.wasLeader && !isLeader) {
         // Read-index requests die with the leadership; proposals may still commit.

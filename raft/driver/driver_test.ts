@@ -1,4 +1,4 @@
-import { ok, rejects, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import type { Entry, ReplicaId } from "../storage/logStorage.ts";
 import { MemoryLogStore } from "../storage/memoryLogStore.ts";
 import { simpleConfState } from "../core/bootstrap.ts";
@@ -111,6 +111,10 @@ Deno.test("driver: propose resolves with the state machine result on every repli
   const res = await c.drivers.get(leader)!.propose<string>("g1", enc.encode("x=1"));
   ok(res.startsWith("ok x@"), res);
   await tickUntil(c, () => IDS.every((id) => c.sms.get(id)!.get("g1")!.map.get("x") === "1"));
+  for (const id of IDS) strictEqual(c.drivers.get(id)!.queryLocal("g1", "x"), "1");
+  const st = c.drivers.get(leader)!.stats();
+  ok(st.persistBatches > 0 && st.sentMessages >= st.sentBatches && st.receivedMessages > 0);
+  strictEqual(st.pendingProposals, 0);
   stopAll(c);
 });
 
@@ -226,4 +230,21 @@ Deno.test("driver: a run bounded to one round continues in a later task", async 
   );
   strictEqual(results.length, 4);
   stopAll(c);
+});
+
+Deno.test("driver: onLeaderChange reports the leader of a single-voter group", async () => {
+  const events: string[] = [];
+  const d = new RaftDriver({
+    nodeId: "solo",
+    logStore: new MemoryLogStore(),
+    transport: new MemoryNetwork().connect("solo"),
+    tickIntervalMs: 0,
+    onLeaderChange: (g, lead, term) => events.push(`${g} ${lead} ${term}`),
+  });
+  d.addGroup("g", new KvMachine(), { bootstrap: simpleConfState(["solo"]) });
+  d.campaign("g");
+  strictEqual(await d.propose<string>("g", enc.encode("a=1")), "ok a@3");
+  strictEqual(await d.read<string>("g", "a"), "1");
+  deepStrictEqual(events, ["g solo 1"]);
+  d.stop();
 });
