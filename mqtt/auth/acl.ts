@@ -29,7 +29,7 @@
 
 import {
   filterCovers,
-  filterMatchesTopic,
+  filterMatchesTopicString,
   filterProblem,
   filtersIntersect,
   levelsOf,
@@ -136,7 +136,29 @@ function parseRule(value: unknown, index: number): AclRule {
   return rule;
 }
 
-/** Compiles (and validates) an ACL. */
+/** A rule as it applies to one client: pattern levels, or null when the client's id/name poison it (deny). */
+interface PreparedRule {
+  levels: string[] | null;
+  allow: boolean;
+}
+
+/** The rules that apply to one client (tenant, user and client id fixed), in order. */
+interface PreparedContext {
+  tenant: string;
+  user: string | null;
+  clientId: string;
+  publish: PreparedRule[];
+  subscribe: PreparedRule[];
+}
+
+/**
+ * Compiles (and validates) an ACL.
+ *
+ * Per client, the applicable rules (conditions checked, `%u`/`%c` substituted)
+ * are prepared once and cached in a WeakMap keyed by the AclContext object,
+ * so a session that keeps one context object pays only the pattern matches
+ * per check (checkDeliver runs per delivered message).
+ */
 export function createAcl(config: AclConfig): Acl {
   const checked = parseAclConfig(config);
   const defaultAllow = checked.aclDefault !== "deny";
@@ -151,16 +173,19 @@ export function createAcl(config: AclConfig): Acl {
       usesClientId: rule.topic.includes("%c"),
     };
   });
+  const anyPublish = compiled.some((c) => c.publish);
+  const anySubscribe = compiled.some((c) => c.subscribe);
+  const prepared = new WeakMap<AclContext, PreparedContext>();
 
-  /** Returns the decision of the first applicable rule, or the default. */
-  const decide = (
-    ctx: AclContext,
-    wantPublish: boolean,
-    test: (pattern: string[], allow: boolean) => boolean,
-  ): boolean => {
-    for (let i = 0; i < compiled.length; i++) {
-      const c = compiled[i];
-      if (wantPublish ? !c.publish : !c.subscribe) continue;
+  const prepare = (ctx: AclContext): PreparedContext => {
+    const out: PreparedContext = {
+      tenant: ctx.tenant,
+      user: ctx.user,
+      clientId: ctx.clientId,
+      publish: [],
+      subscribe: [],
+    };
+    for (const c of compiled) {
       const r = c.rule;
       if (r.tenant !== undefined && r.tenant !== ctx.tenant) continue;
       if (r.user !== undefined && r.user !== ctx.user) continue;
@@ -169,28 +194,53 @@ export function createAcl(config: AclConfig): Acl {
       if (levels === null) {
         if (c.usesUser && ctx.user === null) continue;
         const user = ctx.user ?? "";
-        if (c.usesClientId && /[+#]/.test(ctx.clientId)) return false;
-        if (c.usesUser && /[+#]/.test(user)) return false;
-        levels = levelsOf(r.topic.replaceAll("%u", user).replaceAll("%c", ctx.clientId));
+        const poisoned = (c.usesClientId && /[+#]/.test(ctx.clientId)) ||
+          (c.usesUser && /[+#]/.test(user));
+        levels = poisoned
+          ? null
+          : levelsOf(r.topic.replaceAll("%u", user).replaceAll("%c", ctx.clientId));
       }
-      if (test(levels, r.allow)) return r.allow;
+      const p: PreparedRule = { levels, allow: r.allow };
+      if (c.publish) out.publish.push(p);
+      if (c.subscribe) out.subscribe.push(p);
+    }
+    return out;
+  };
+
+  const forContext = (ctx: AclContext): PreparedContext => {
+    const cached = prepared.get(ctx);
+    if (
+      cached !== undefined && cached.tenant === ctx.tenant && cached.user === ctx.user &&
+      cached.clientId === ctx.clientId
+    ) return cached;
+    const fresh = prepare(ctx);
+    prepared.set(ctx, fresh);
+    return fresh;
+  };
+
+  const matchTopic = (rules: PreparedRule[], topic: string): boolean => {
+    for (let i = 0; i < rules.length; i++) {
+      const r = rules[i];
+      if (r.levels === null) return false;
+      if (filterMatchesTopicString(r.levels, topic)) return r.allow;
     }
     return defaultAllow;
   };
 
   return {
-    checkPublish: (ctx, topic) => {
-      const t = levelsOf(topic);
-      return decide(ctx, true, (p) => filterMatchesTopic(p, t));
-    },
+    checkPublish: (ctx, topic) =>
+      anyPublish ? matchTopic(forContext(ctx).publish, topic) : defaultAllow,
     checkSubscribe: (ctx, filter) => {
+      if (!anySubscribe) return defaultAllow;
       const f = levelsOf(stripShare(filter));
-      return decide(ctx, false, (p, allow) => allow ? filterCovers(p, f) : filtersIntersect(p, f));
+      for (const r of forContext(ctx).subscribe) {
+        if (r.levels === null) return false;
+        if (r.allow ? filterCovers(r.levels, f) : filtersIntersect(r.levels, f)) return r.allow;
+      }
+      return defaultAllow;
     },
-    checkDeliver: (ctx, topic) => {
-      const t = levelsOf(topic);
-      return decide(ctx, false, (p) => filterMatchesTopic(p, t));
-    },
+    checkDeliver: (ctx, topic) =>
+      anySubscribe ? matchTopic(forContext(ctx).subscribe, topic) : defaultAllow,
   };
 }
 

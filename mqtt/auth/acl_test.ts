@@ -105,3 +105,16 @@ Deno.test("rules are validated at load with the index, field and value", () => {
   );
   assertEquals(parseAclConfig({}), { rules: [] });
 });
+
+Deno.test("prepared rules follow a context object whose fields change", () => {
+  const acl = createAcl({
+    rules: [{ action: "all", topic: "devices/%c/#", allow: true }],
+    aclDefault: "deny",
+  });
+  const ctx = { tenant: "default", user: null, clientId: "a" };
+  assertEquals(acl.checkDeliver(ctx, "devices/a/x"), true);
+  ctx.clientId = "b";
+  assertEquals(acl.checkDeliver(ctx, "devices/a/x"), false);
+  assertEquals(acl.checkDeliver(ctx, "devices/b/x"), true);
+  assertEquals(createAcl({ rules: [], aclDefault: "deny" }).checkDeliver(ctx, "x"), false);
+});

@@ -111,3 +111,25 @@ export function filtersIntersect(a: readonly string[], b: readonly string[]): bo
     if (x !== "+" && y !== "+" && x !== y) return false;
   }
 }
+
+/**
+ * {@link filterMatchesTopic} on the topic string, without splitting it (no
+ * allocation; used per delivery).
+ */
+export function filterMatchesTopicString(filter: readonly string[], topic: string): boolean {
+  if (
+    topic.charCodeAt(0) === 0x24 /* $ */ && filter.length > 0 && isWildcard(filter[0])
+  ) return false;
+  const n = topic.length;
+  let pos = 0; // start of the current topic level; n + 1 once all levels are consumed
+  for (let i = 0; i < filter.length; i++) {
+    const f = filter[i];
+    if (f === "#") return true;
+    if (pos > n) return false;
+    let end = topic.indexOf("/", pos);
+    if (end < 0) end = n;
+    if (f !== "+" && (end - pos !== f.length || !topic.startsWith(f, pos))) return false;
+    pos = end + 1;
+  }
+  return pos === n + 1;
+}

@@ -49,7 +49,7 @@ const filterArb = fc
   .map(([levels, hash]) => (hash ? [...levels, "#"] : levels).join("/"))
   .filter((f) => f.length > 0 && filterProblem(f) === null);
 
-Deno.test("filterMatchesTopic agrees with the naive matcher", () => {
+Deno.test("filterMatchesTopic and filterMatchesTopicString agree with the naive matcher", () => {
   fc.assert(
     fc.property(filterArb, fc.constantFrom(...TOPICS), (filter, topic) => {
       assertEquals(
