@@ -79,6 +79,7 @@ class BrokerCore implements BrokerContext {
   readonly log: Logger;
   readonly nodeId: string;
   readonly nowMs: () => number;
+  readonly startedAtMs: number;
   readonly counters: BrokerCounters = {
     connections: 0,
     connectsAccepted: 0,
@@ -123,6 +124,7 @@ class BrokerCore implements BrokerContext {
     this.log = deps.log;
     this.nodeId = deps.nodeId;
     this.nowMs = deps.nowMs ?? Date.now;
+    this.startedAtMs = this.nowMs();
     this.router = new Router(this);
     this.unsubscribeKick = this.sessions.onKick((_key, displaced) => {
       if (displaced.nodeId !== this.nodeId) return;

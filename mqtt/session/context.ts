@@ -90,6 +90,8 @@ export interface BrokerContext {
   nowMs(): number;
   /** Sessions by receiver id (transient: `s:node:conn`, persistent: `i:tenant\0id`), while connected. */
   readonly receivers: Map<string, Session>;
+  /** When this broker started (ms): queued messages older than this may have been sent by a previous run. */
+  readonly startedAtMs: number;
   /** Highest seq sent per persistent session (key string), to set DUP on resend. */
   readonly sentHighWater: Map<string, number>;
   /** Wills waiting for their delay, by key string (`tenant\0clientId`). */

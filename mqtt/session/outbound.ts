@@ -320,7 +320,11 @@ export class Outbound {
 
   private sendEntries(entries: readonly InboxEntry[], now: number): void {
     const s = this.s;
-    const sentBefore = s.ctx.sentHighWater.get(s.keyString) ?? 0;
+    // DUP: sent before by this process (high-water mark), or — after a broker
+    // restart, when no mark exists — queued before this process started.
+    const mark = s.ctx.sentHighWater.get(s.keyString);
+    const sentBefore = mark ?? 0;
+    const startedAtMs = mark === undefined ? s.ctx.startedAtMs : -Infinity;
     for (const e of entries) {
       if (e.seq <= this.cursorSeq) continue;
       if (!this.withinIdSpan(e.seq) || s.congested || this.inflight.size >= this.window) {
@@ -335,7 +339,8 @@ export class Outbound {
         continue;
       }
       const cache = new PublishEncodingCache(e.message, now);
-      this.sendEntry(e.seq, cache, e.qos, e.retain, e.subscriptionIds, e.seq <= sentBefore);
+      const dup = e.seq <= sentBefore || e.message.receivedAtMs < startedAtMs;
+      this.sendEntry(e.seq, cache, e.qos, e.retain, e.subscriptionIds, dup);
     }
   }
 }
