@@ -12,6 +12,10 @@ export {
   type PasswordFileAuthenticatorOptions,
 } from "./passwordAuthenticator.ts";
 export { createJwtAuthenticator, type JwtAuthenticatorOptions } from "./jwtAuthenticator.ts";
+export {
+  type CertificateAuthenticatorOptions,
+  createCertificateAuthenticator,
+} from "./certificateAuthenticator.ts";
 export { addUser, removeUser } from "./passwordFile.ts";
 export { hashPassword } from "./passwordHash.ts";
 export {
