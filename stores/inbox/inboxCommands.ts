@@ -36,6 +36,8 @@ import {
 } from "./inboxRules.ts";
 
 type Key = { readonly tenant: string; readonly clientId: string };
+/** Optional incarnation guard: absent or null means any incarnation. */
+type Guard = { readonly incarnation?: number | null };
 
 /** A command on the inbox tables, as plain data. */
 export type InboxCommand =
@@ -67,14 +69,16 @@ export type InboxCommand =
   | { readonly op: "enqueue"; readonly items: readonly EnqueueItem[] }
   | Key & {
     readonly op: "read";
+    /** Only if the inbox has this incarnation (absent/null: any). */
+    readonly incarnation?: number | null;
     readonly afterSeq: number;
     readonly maxCount: number;
     readonly nowMs: number;
   }
-  | Key & { readonly op: "markReleased"; readonly seq: number }
-  | Key & { readonly op: "remove"; readonly seqs: readonly number[] }
-  | Key & { readonly op: "addIncomingQos2"; readonly packetId: number }
-  | Key & { readonly op: "removeIncomingQos2"; readonly packetId: number }
+  | Key & Guard & { readonly op: "markReleased"; readonly seq: number }
+  | Key & Guard & { readonly op: "remove"; readonly seqs: readonly number[] }
+  | Key & Guard & { readonly op: "addIncomingQos2"; readonly packetId: number }
+  | Key & Guard & { readonly op: "removeIncomingQos2"; readonly packetId: number }
   | Key & { readonly op: "incomingQos2" };
 
 type ReadCommand = Extract<InboxCommand, { op: "read" }>;
@@ -289,6 +293,12 @@ export class InboxStateMachine {
     this.#cache.set(ks, m);
   }
 
+  /** Whether a guarded call targets another incarnation than the stored one. */
+  #stale(key: Key, incarnation: number | null | undefined): boolean {
+    if (incarnation === undefined || incarnation === null) return false;
+    return this.#meta(key)?.incarnation !== incarnation;
+  }
+
   #live(key: Key, incarnation: number): CachedMeta | null {
     const m = this.#meta(key);
     return m !== null && m.incarnation === incarnation ? m : null;
@@ -468,6 +478,7 @@ export class InboxStateMachine {
       case "read":
         return { kind: "entries", entries: this.#read(cmd) };
       case "markReleased": {
+        if (this.#stale(cmd, cmd.incarnation)) return NONE;
         this.#s.msgRelease.run(cmd.tenant, cmd.clientId, cmd.seq);
         this.#recent.released(keyString(cmd), cmd.seq);
         return NONE;
@@ -475,7 +486,7 @@ export class InboxStateMachine {
       case "remove": {
         for (const seq of cmd.seqs) checkInt("seq", seq, 1, Number.MAX_SAFE_INTEGER);
         const m = this.#meta(cmd);
-        if (m === null) return NONE;
+        if (m === null || this.#stale(cmd, cmd.incarnation)) return NONE;
         m.queuedCount -= this.#removeSeqs(cmd, cmd.seqs);
         return NONE;
       }
@@ -487,7 +498,10 @@ export class InboxStateMachine {
             `no inbox for client ${JSON.stringify(clientId)} of tenant ${JSON.stringify(tenant)}`,
           );
         }
-        if (this.#s.q2Has.get(tenant, clientId, cmd.packetId) !== undefined) {
+        if (
+          this.#stale(cmd, cmd.incarnation) ||
+          this.#s.q2Has.get(tenant, clientId, cmd.packetId) !== undefined
+        ) {
           return { kind: "bool", value: false };
         }
         const countRow = this.#s.q2Count.get(tenant, clientId);
@@ -499,6 +513,7 @@ export class InboxStateMachine {
         return { kind: "bool", value: true };
       }
       case "removeIncomingQos2": {
+        if (this.#stale(cmd, cmd.incarnation)) return NONE;
         this.#s.q2Delete.run(cmd.tenant, cmd.clientId, cmd.packetId);
         return NONE;
       }
@@ -614,7 +629,7 @@ export class InboxStateMachine {
   #read(cmd: ReadCommand): InboxEntry[] {
     checkInt("maxCount", cmd.maxCount, 0, Number.MAX_SAFE_INTEGER);
     const m = this.#meta(cmd);
-    if (m === null || cmd.maxCount === 0) return [];
+    if (m === null || cmd.maxCount === 0 || this.#stale(cmd, cmd.incarnation)) return [];
     const out: InboxEntry[] = [];
     const expired: number[] = [];
     const fromMemory = this.#recent.scan(keyString(cmd), cmd.afterSeq, (e) => {

@@ -459,6 +459,32 @@ export function inboxStoreSuite(name: string, makeHarness: () => InboxStoreHarne
     await s.close();
   });
 
+  run("calls guarded by a stale incarnation change nothing", async (h) => {
+    const s = await h.open(SUITE_LIMITS);
+    const old = await s.attach(K, { cleanStart: false, sessionExpirySeconds: 10, nowMs: T0 });
+    const cur = await s.attach(K, { cleanStart: true, sessionExpirySeconds: 10, nowMs: T0 });
+    const stale = old.meta.incarnation;
+    const inc = cur.meta.incarnation;
+    await s.enqueue([item(K, inc, "1"), item(K, inc, "2")]);
+    strictEqual(await s.addIncomingQos2(K, 9, inc), true);
+    deepStrictEqual(await s.read(K, 0, 10, T0, stale), []);
+    await s.remove(K, [1], stale);
+    await s.markReleased(K, 2, stale);
+    strictEqual(await s.addIncomingQos2(K, 10, stale), false);
+    await s.removeIncomingQos2(K, 9, stale);
+    deepStrictEqual((await s.read(K, 0, 10, T0, inc)).map((e) => [e.seq, e.state]), [
+      [1, "queued"],
+      [2, "queued"],
+    ]);
+    deepStrictEqual(await s.incomingQos2(K), [9]);
+    await s.markReleased(K, 2, inc);
+    await s.remove(K, [1], inc);
+    await s.removeIncomingQos2(K, 9, inc);
+    deepStrictEqual((await s.read(K, 0, 10, T0)).map((e) => [e.seq, e.state]), [[2, "released"]]);
+    deepStrictEqual(await s.incomingQos2(K), []);
+    await s.close();
+  });
+
   run("tenants are separate", async (h) => {
     const s = await h.open(SUITE_LIMITS);
     const other = { tenant: "u", clientId: "c" };

@@ -141,19 +141,30 @@ export interface InboxStore {
   /**
    * Queued entries with seq > `afterSeq`, in order, at most `maxCount`.
    * Entries whose message expired by `nowMs` are skipped and removed.
+   *
+   * The trailing optional `incarnation` of this and the calls below (an
+   * additive extension): when given and the inbox has another incarnation (a
+   * stale connection after a takeover), nothing changes — read resolves [],
+   * addIncomingQos2 false.
    */
-  read(key: ClientKey, afterSeq: number, maxCount: number, nowMs: number): Promise<InboxEntry[]>;
+  read(
+    key: ClientKey,
+    afterSeq: number,
+    maxCount: number,
+    nowMs: number,
+    incarnation?: number,
+  ): Promise<InboxEntry[]>;
   /** QoS 2: PUBREC received for `seq`; state becomes `released`. */
-  markReleased(key: ClientKey, seq: number): Promise<void>;
+  markReleased(key: ClientKey, seq: number, incarnation?: number): Promise<void>;
   /** Removes acknowledged (or QoS 0 delivered) entries. */
-  remove(key: ClientKey, seqs: readonly number[]): Promise<void>;
+  remove(key: ClientKey, seqs: readonly number[], incarnation?: number): Promise<void>;
   /**
    * Incoming QoS 2: records `packetId` as received-not-released. Resolves
    * false if it was already recorded (a duplicate PUBLISH: do not deliver again).
    */
-  addIncomingQos2(key: ClientKey, packetId: number): Promise<boolean>;
+  addIncomingQos2(key: ClientKey, packetId: number, incarnation?: number): Promise<boolean>;
   /** PUBREL received: forgets the packet id. */
-  removeIncomingQos2(key: ClientKey, packetId: number): Promise<void>;
+  removeIncomingQos2(key: ClientKey, packetId: number, incarnation?: number): Promise<void>;
   /** Packet ids awaiting PUBREL (restored on resume). */
   incomingQos2(key: ClientKey): Promise<number[]>;
   close(): Promise<void>;

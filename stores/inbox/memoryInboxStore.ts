@@ -229,11 +229,23 @@ export class MemoryInboxStore implements InboxStore {
     });
   }
 
-  read(key: ClientKey, afterSeq: number, maxCount: number, nowMs: number): Promise<InboxEntry[]> {
+  /** The inbox, unless a guard `incarnation` is given and differs. */
+  #guarded(key: ClientKey, incarnation: number | undefined): MemInbox | undefined {
+    const b = this.#inboxes.get(keyString(key));
+    return incarnation === undefined || b?.incarnation === incarnation ? b : undefined;
+  }
+
+  read(
+    key: ClientKey,
+    afterSeq: number,
+    maxCount: number,
+    nowMs: number,
+    incarnation?: number,
+  ): Promise<InboxEntry[]> {
     return run(() => {
       this.#check();
       checkInt("maxCount", maxCount, 0, Number.MAX_SAFE_INTEGER);
-      const b = this.#inboxes.get(keyString(key));
+      const b = this.#guarded(key, incarnation);
       if (b === undefined || maxCount === 0) return [];
       const out: InboxEntry[] = [];
       const expired: number[] = [];
@@ -251,26 +263,26 @@ export class MemoryInboxStore implements InboxStore {
     });
   }
 
-  markReleased(key: ClientKey, seq: number): Promise<void> {
+  markReleased(key: ClientKey, seq: number, incarnation?: number): Promise<void> {
     return run(() => {
       this.#check();
-      const b = this.#inboxes.get(keyString(key));
+      const b = this.#guarded(key, incarnation);
       const e = b?.messages.get(seq);
       if (b !== undefined && e !== undefined) b.messages.set(seq, { ...e, state: "released" });
     });
   }
 
-  remove(key: ClientKey, seqs: readonly number[]): Promise<void> {
+  remove(key: ClientKey, seqs: readonly number[], incarnation?: number): Promise<void> {
     return run(() => {
       this.#check();
       for (const seq of seqs) checkInt("seq", seq, 1, Number.MAX_SAFE_INTEGER);
-      const b = this.#inboxes.get(keyString(key));
+      const b = this.#guarded(key, incarnation);
       if (b === undefined) return;
       for (const s of seqs) b.messages.delete(s);
     });
   }
 
-  addIncomingQos2(key: ClientKey, packetId: number): Promise<boolean> {
+  addIncomingQos2(key: ClientKey, packetId: number, incarnation?: number): Promise<boolean> {
     return run(() => {
       this.#check();
       checkInt("packetId", packetId, 1, 65535);
@@ -283,6 +295,7 @@ export class MemoryInboxStore implements InboxStore {
         );
       }
       if (b.qos2.has(packetId)) return false;
+      if (incarnation !== undefined && b.incarnation !== incarnation) return false;
       if (b.qos2.size >= this.#limits.maxIncomingQos2) {
         throw new InboxLimitError("maxIncomingQos2", this.#limits.maxIncomingQos2);
       }
@@ -291,10 +304,10 @@ export class MemoryInboxStore implements InboxStore {
     });
   }
 
-  removeIncomingQos2(key: ClientKey, packetId: number): Promise<void> {
+  removeIncomingQos2(key: ClientKey, packetId: number, incarnation?: number): Promise<void> {
     return run(() => {
       this.#check();
-      this.#inboxes.get(keyString(key))?.qos2.delete(packetId);
+      this.#guarded(key, incarnation)?.qos2.delete(packetId);
     });
   }
 

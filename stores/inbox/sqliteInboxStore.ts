@@ -175,27 +175,50 @@ export class SqliteInboxStore implements InboxStore {
     afterSeq: number,
     maxCount: number,
     nowMs: number,
+    incarnation?: number,
   ): Promise<InboxEntry[]> {
-    const r = await this.#writer.submit({ op: "read", ...k(key), afterSeq, maxCount, nowMs });
+    const r = await this.#writer.submit({
+      op: "read",
+      ...k(key),
+      afterSeq,
+      maxCount,
+      nowMs,
+      incarnation: incarnation ?? null,
+    });
     return expect(r, "entries").entries;
   }
 
-  async markReleased(key: ClientKey, seq: number): Promise<void> {
-    await this.#writer.submit({ op: "markReleased", ...k(key), seq });
+  async markReleased(key: ClientKey, seq: number, incarnation?: number): Promise<void> {
+    await this.#writer.submit({
+      op: "markReleased",
+      ...k(key),
+      seq,
+      incarnation: incarnation ?? null,
+    });
   }
 
-  async remove(key: ClientKey, seqs: readonly number[]): Promise<void> {
+  async remove(key: ClientKey, seqs: readonly number[], incarnation?: number): Promise<void> {
     if (seqs.length === 0) return;
-    await this.#writer.submit({ op: "remove", ...k(key), seqs });
+    await this.#writer.submit({ op: "remove", ...k(key), seqs, incarnation: incarnation ?? null });
   }
 
-  async addIncomingQos2(key: ClientKey, packetId: number): Promise<boolean> {
-    return expect(await this.#writer.submit({ op: "addIncomingQos2", ...k(key), packetId }), "bool")
-      .value;
+  async addIncomingQos2(key: ClientKey, packetId: number, incarnation?: number): Promise<boolean> {
+    const r = await this.#writer.submit({
+      op: "addIncomingQos2",
+      ...k(key),
+      packetId,
+      incarnation: incarnation ?? null,
+    });
+    return expect(r, "bool").value;
   }
 
-  async removeIncomingQos2(key: ClientKey, packetId: number): Promise<void> {
-    await this.#writer.submit({ op: "removeIncomingQos2", ...k(key), packetId });
+  async removeIncomingQos2(key: ClientKey, packetId: number, incarnation?: number): Promise<void> {
+    await this.#writer.submit({
+      op: "removeIncomingQos2",
+      ...k(key),
+      packetId,
+      incarnation: incarnation ?? null,
+    });
   }
 
   async incomingQos2(key: ClientKey): Promise<number[]> {

@@ -155,6 +155,7 @@ Deno.test("SqliteInboxStore behaves like MemoryInboxStore under random operation
       fc.record({
         kind: fc.constant("remove" as const),
         k: fc.nat(1),
+        inc: fc.option(fc.integer({ min: 1, max: 4 }), { nil: undefined }),
         seqs: fc.array(fc.integer({ min: 1, max: 8 }), { maxLength: 4 }),
       }),
     ),
@@ -163,6 +164,7 @@ Deno.test("SqliteInboxStore behaves like MemoryInboxStore under random operation
       fc.record({
         kind: fc.constant("release" as const),
         k: fc.nat(1),
+        inc: fc.option(fc.integer({ min: 1, max: 4 }), { nil: undefined }),
         seq: fc.integer({ min: 1, max: 6 }),
       }),
     ),
@@ -216,10 +218,10 @@ Deno.test("SqliteInboxStore behaves like MemoryInboxStore under random operation
                     e,
                   ) => [e.seq, e.state]);
                 case "remove":
-                  await s.remove(keys[o.k], o.seqs);
+                  await s.remove(keys[o.k], o.seqs, o.inc);
                   return (await s.get(keys[o.k]))?.queuedCount ?? null;
                 case "release":
-                  await s.markReleased(keys[o.k], o.seq);
+                  await s.markReleased(keys[o.k], o.seq, o.inc);
                   return null;
                 case "detach0": {
                   const meta = await s.get(keys[o.k]);
