@@ -26,15 +26,7 @@ import {
   type MqttBrokerOptions,
 } from "./mqtt/mod.ts";
 import { defaultLocalStoresConfig, type LocalStores, openLocalStores } from "./stores/mod.ts";
-// TEMPORARY until cluster/mod.ts lands (same session): membership is wired then.
-interface ClusterNode {
-  members(): { state: string }[];
-  leave(): Promise<void>;
-  close(): void;
-}
-function startClusterNode(_o: unknown, _l: Logger): Promise<ClusterNode> {
-  return Promise.reject(new Error("clusterConfig: cluster membership is not available yet"));
-}
+import { type ClusterNode, startClusterNode } from "./cluster/mod.ts";
 import { type AdminApi, startAdminApi } from "./api/adminApi.ts";
 
 /** A running node. */
@@ -133,6 +125,27 @@ function listenerConfig(config: EdgemqConfig, key: typeof LISTENERS[number][1]):
   return out;
 }
 
+/**
+ * The seed's default of one inbox voter loses persistent sessions with the
+ * node that holds them: say so once the cluster has three or more members.
+ */
+function warnOnSingleInboxVoter(cluster: ClusterNode, inboxVoters: number, log: Logger): void {
+  if (inboxVoters !== 1) return;
+  let warned = false;
+  const check = () => {
+    const alive = cluster.members().filter((m) => m.state === "alive").length;
+    if (warned || alive < 3) return;
+    warned = true;
+    log.warn("config.inbox_single_voter", {
+      members: alive,
+      message:
+        "inbox_store_range_voter_count=1 in a cluster of 3 or more nodes: persistent sessions are not replicated; set it to 3 for high availability",
+    });
+  };
+  cluster.onMembershipChange(check);
+  check();
+}
+
 /** Starts a node. Rejects (after undoing what it started) if any part fails. */
 export async function startNode(config: EdgemqConfig, log: Logger): Promise<EdgemqNode> {
   const cleanups: (() => Promise<void>)[] = [];
@@ -224,15 +237,14 @@ export async function startNode(config: EdgemqConfig, log: Logger): Promise<Edge
         seedEndpoints: c.seedEndpoints,
         secret: c.secret,
         metadata: {
-          mqtt: listeners.map((r) => `${r.kind}://${r.host}:${r.port}`),
+          mqttEndpoints: listeners.map((r) => `${r.kind}://${r.host}:${r.port}`),
           stores: ["dist", "inbox", "retain"],
+          load: {},
         },
       }, nodeLog);
       const joined = cluster;
-      cleanups.push(async () => {
-        await joined.leave();
-        joined.close();
-      });
+      cleanups.push(() => joined.leave());
+      warnOnSingleInboxVoter(joined, config.system.inbox_store_range_voter_count, nodeLog);
     }
 
     let api: AdminApi | null = null;
@@ -252,10 +264,7 @@ export async function startNode(config: EdgemqConfig, log: Logger): Promise<Edge
     // and flush sessions (broker), release the ports, then close the stores.
     const shutdown = async () => {
       if (api !== null) await api.close();
-      if (cluster !== null) {
-        await cluster.leave();
-        cluster.close();
-      }
+      if (cluster !== null) await cluster.leave();
       await broker.close();
       await Promise.all(listeners.map((r) => r.close()));
       await stores.close();

@@ -10,7 +10,7 @@
 import client from "prom-client";
 import type { Logger } from "../log/jsonLog.ts";
 import type { MqttBroker } from "../mqtt/mod.ts";
-type ClusterNode = { members(): { state: string }[] }; // TEMPORARY until cluster/mod.ts lands
+import type { ClusterNode } from "../cluster/mod.ts";
 
 /** What the API reports on. */
 export interface AdminApiSources {
