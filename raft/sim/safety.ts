@@ -56,6 +56,9 @@ function describe(d: EntryDigest): string {
 
 /** Term of `index` in `g`, "compacted" when discarded, null when absent. */
 function termAt(g: GroupLogStorage, index: number): number | "compacted" | null {
+  // Bounds first: exceptions are slow on the per-step path.
+  if (index > g.lastIndex()) return null;
+  if (index < g.firstIndex() - 1) return "compacted";
   try {
     return g.term(index);
   } catch (e) {
