@@ -64,8 +64,11 @@ export class AdmissionControl {
     return reason;
   }
 
-  /** Counts and (rate-limited) logs a rejection. */
-  reject(reason: RejectReason, remoteAddress: string, nowMs: number): void {
+  /**
+   * Counts and (rate-limited) logs a rejection. The address is asked for only
+   * when a line is written: during a flood most rejections are not logged.
+   */
+  reject(reason: RejectReason, remoteAddress: () => string, nowMs: number): void {
     this.rejected[reason]++;
     if (nowMs - this.#lastLogMs < REJECT_LOG_INTERVAL_MS) {
       this.#suppressed++;
@@ -75,7 +78,7 @@ export class AdmissionControl {
     this.#log.warn("conn.rejected", {
       listener: this.#kind,
       reason,
-      remoteAddress,
+      remoteAddress: remoteAddress(),
       open: this.open,
       suppressed: this.#suppressed,
     });

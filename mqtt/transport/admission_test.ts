@@ -5,7 +5,7 @@ import { defaultTransportLimits } from "./types.ts";
 
 function admit(a: AdmissionControl, remoteAddress: string, nowMs: number) {
   const reason = a.tryAdmit(nowMs);
-  if (reason !== null) a.reject(reason, remoteAddress, nowMs);
+  if (reason !== null) a.reject(reason, () => remoteAddress, nowMs);
   return reason;
 }
 

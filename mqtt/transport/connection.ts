@@ -6,9 +6,9 @@
  * Writes are queued and flushed once per event-loop turn for all connections
  * together (one shared microtask), so the replies to all packets of one
  * received chunk, or a fan-out to many subscribers, become one socket write
- * per connection. Several queued packets are joined into one buffer (one copy,
- * one write call) rather than corked, which Deno's node:net compat turns into
- * separate writes anyway.
+ * per connection. Several queued packets are joined into one buffer (one copy
+ * of usually small packets, one write call) rather than corked; a single
+ * queued packet is passed on as is, without a copy.
  *
  * Overflow behaviour: when the bytes queued here plus the bytes the socket
  * still holds would exceed `maxWriteBufferBytes`, the connection is destroyed

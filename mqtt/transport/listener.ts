@@ -180,13 +180,13 @@ class ListenerCore implements ConnectionOwner {
   /** Admission for a freshly accepted TCP socket; destroys it when refused. */
   #admit(socket: net.Socket, now: number): boolean {
     if (this.#closing) {
-      this.#admission.reject("listener-closing", socket.remoteAddress ?? "", now);
+      this.#admission.reject("listener-closing", () => socket.remoteAddress ?? "", now);
       socket.destroy();
       return false;
     }
     const refused = this.#admission.tryAdmit(now);
     if (refused !== null) {
-      this.#admission.reject(refused, socket.remoteAddress ?? "", now);
+      this.#admission.reject(refused, () => socket.remoteAddress ?? "", now);
       socket.destroy();
       return false;
     }
