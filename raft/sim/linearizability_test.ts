@@ -1,4 +1,4 @@
-import { deepStrictEqual, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import {
   checkOperations,
   formatHistory,
@@ -198,4 +198,56 @@ Deno.test("linearizability: agrees with a brute-force oracle on random small his
   }
   // Both outcomes are exercised.
   strictEqual(legal > 50 && illegal > 50, true, `legal ${legal}, illegal ${illegal}`);
+});
+
+Deno.test("linearizability: long histories with bounded concurrency check quickly", () => {
+  let seed = 99;
+  const rand = (n: number): number => {
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+    return (seed >>> 8) % n;
+  };
+  // 5 clients against a real (atomic) register: each op takes effect at a
+  // random instant inside its interval, so the history is linearizable.
+  interface Planned {
+    clientId: number;
+    input: KvInput;
+    callTime: number;
+    returnTime: number;
+    effectAt: number;
+    read: string | null;
+  }
+  const planned: Planned[] = [];
+  for (let c = 0; c < 5; c++) {
+    let t = 0;
+    for (let i = 0; i < 400; i++) {
+      const callTime = t + rand(3);
+      const returnTime = callTime + 1 + rand(6);
+      const effectAt = callTime + rand(returnTime - callTime) + 0.5 + c / 10;
+      const input: KvInput = rand(2) === 0
+        ? { op: "put", key: "x", value: `${c}.${i}` }
+        : { op: "get", key: "x" };
+      planned.push({ clientId: c, input, callTime, returnTime, effectAt, read: null });
+      t = returnTime;
+    }
+  }
+  let value = "";
+  for (const p of [...planned].sort((a, b) => a.effectAt - b.effectAt)) {
+    if (p.input.op === "put") value = p.input.value;
+    else p.read = value;
+  }
+  const h: KvOperation[] = planned.map((p) => ({
+    clientId: p.clientId,
+    input: p.input,
+    callTime: p.callTime,
+    output: { value: p.read },
+    returnTime: p.returnTime,
+  }));
+  const r = checkOperations(kvModel, h);
+  strictEqual(r.verdict, "ok");
+  ok(r.steps < 200_000, `steps ${r.steps}`);
+  // One read that returns a stale value makes it illegal.
+  const i = h.findIndex((o, k) => k > 1000 && o.input.op === "get" && o.output.value !== "");
+  const stale = h.slice();
+  stale[i] = { ...h[i], output: { value: "0.0" } };
+  strictEqual(checkOperations(kvModel, stale).verdict, "illegal");
 });
