@@ -14,7 +14,7 @@
  *   the entry and the SHA-256 of the password, and valid only while the
  *   entry's stored hash is unchanged; the whole cache is dropped on reload.
  *   Trade-off: a reconnect storm of known clients costs a SHA-256 instead of
- *   145 ms of PBKDF2, but process memory then holds unsalted SHA-256 digests
+ *   PBKDF2 (~7 ms at the default cost), but process memory then holds unsalted SHA-256 digests
  *   of recently used passwords. Set cacheMaxEntries to 0 to disable;
  * - reloads the file when its mtime, size or inode changed, checked at most every
  *   `reloadCheckIntervalMs` when a CONNECT arrives (no timer). A file that no
@@ -46,7 +46,7 @@ export interface PasswordFileAuthenticatorOptions {
   reloadCheckIntervalMs?: number;
   /** Cached successful verifications; 0 disables the cache. Default 10 000. */
   cacheMaxEntries?: number;
-  /** PBKDF2 runs at once (each holds a worker thread and a core). Default 4. */
+  /** PBKDF2 runs at once (each holds a worker thread and a core). Default: cores - 1, within 1..4, so the event loop keeps a core. */
   maxConcurrentVerifications?: number;
   /** Verifications waiting for a slot; beyond this "server-busy". Default 1000. */
   maxQueuedVerifications?: number;
@@ -85,7 +85,8 @@ export async function createPasswordFileAuthenticator(
   const allowAnonymous = options.allowAnonymous ?? false;
   const reloadCheckIntervalMs = options.reloadCheckIntervalMs ?? 2000;
   const cacheMaxEntries = options.cacheMaxEntries ?? 10_000;
-  const maxConcurrent = options.maxConcurrentVerifications ?? 4;
+  const maxConcurrent = options.maxConcurrentVerifications ??
+    Math.max(1, Math.min(4, navigator.hardwareConcurrency - 1));
   const maxQueued = options.maxQueuedVerifications ?? 1000;
   const log = options.log ?? silentLogger;
   const nowMs = options.nowMs ?? Date.now;

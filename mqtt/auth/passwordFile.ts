@@ -6,9 +6,9 @@
  *
  * ```
  * # name:hash[:tenant]
- * alice:$pbkdf2-sha512$210000$<salt b64>$<hash b64>
- * acme/bob:$pbkdf2-sha512$210000$<salt b64>$<hash b64>
- * carol:$pbkdf2-sha512$210000$<salt b64>$<hash b64>:globex
+ * alice:$pbkdf2-sha512$10000$<salt b64>$<hash b64>
+ * acme/bob:$pbkdf2-sha512$10000$<salt b64>$<hash b64>
+ * carol:$pbkdf2-sha512$10000$<salt b64>$<hash b64>:globex
  * ```
  *
  * - `name` is what a client sends as its MQTT user name. It may carry its
