@@ -192,6 +192,86 @@ Deno.test("wills, keep-alive and sessions", async (t) => {
       });
     }
 
+    for (const v of VERSIONS) {
+      await t.step(`${vname(v)}: taking over a persistent session keeps its subscriptions and queued messages`, async () => {
+        const id = uniqueId("tp");
+        const topic = `tp/${id}`;
+        const props = v === 5 ? { properties: { sessionExpiryInterval: 300 } } : {};
+        const first = await client(v, { clientId: id, clean: false, ...props });
+        await first.subscribeAsync(topic, { qos: 1 });
+        const second = await client(v, { clientId: id, clean: false, ...props });
+        assertEquals(connackOf(second).sessionPresent, true);
+        const pub = await client(v);
+        await pub.publishAsync(topic, "to-new", { qos: 1 });
+        assertEquals((await inboxOf(second).next()).payload, "to-new");
+        await closeClient(pub);
+        await closeClient(second);
+        first.end(true);
+        const end = await client(v, { clientId: id, clean: true });
+        await closeClient(end);
+      });
+
+      await t.step(`${vname(v)}: an UNSUBSCRIBE in a persistent session is remembered across reconnects`, async () => {
+        const id = uniqueId("us");
+        const topic = `us/${id}`;
+        const props = v === 5 ? { properties: { sessionExpiryInterval: 300 } } : {};
+        const s1 = await client(v, { clientId: id, clean: false, ...props });
+        await s1.subscribeAsync([topic, `${topic}/still`], { qos: 1 });
+        await s1.unsubscribeAsync(topic);
+        await closeClient(s1);
+        const pub = await client(v);
+        await pub.publishAsync(topic, "gone", { qos: 1 });
+        await pub.publishAsync(`${topic}/still`, "still", { qos: 1 });
+        const s2 = await client(v, { clientId: id, clean: false, ...props });
+        const inbox = inboxOf(s2);
+        assertEquals((await inbox.next()).payload, "still");
+        await inbox.expectNone(400);
+        await closeClient(pub);
+        await closeClient(s2);
+        const end = await client(v, { clientId: id, clean: true });
+        await closeClient(end);
+      });
+
+      await t.step(`${vname(v)}: 30 rapid reconnects with one client id leave one working connection`, async () => {
+        const id = uniqueId("churn");
+        for (let i = 0; i < 30; i++) {
+          const c = await client(v, { clientId: id, clean: i % 2 === 0 });
+          if (i % 3 === 0) dropClient(c);
+          else if (i % 3 === 1) await closeClient(c);
+          // else: left open, taken over by the next one
+        }
+        const last = await client(v, { clientId: id, clean: true });
+        const inbox = new Inbox(last);
+        const topic = `churn/${id}`;
+        await last.subscribeAsync(topic, { qos: 1 });
+        await last.publishAsync(topic, "alive", { qos: 1 });
+        assertEquals((await inbox.next()).payload, "alive");
+        await closeClient(last);
+      });
+    }
+
+    await t.step("v5: clean start with a session expiry starts a new session that then persists", async () => {
+      const id = uniqueId("cse");
+      const topic = `cse/${id}`;
+      const s1 = await client(5, { clientId: id, clean: false, properties: { sessionExpiryInterval: 300 } });
+      await s1.subscribeAsync(`${topic}/old`, { qos: 1 });
+      await closeClient(s1);
+      const s2 = await client(5, { clientId: id, clean: true, properties: { sessionExpiryInterval: 300 } });
+      assertEquals(connackOf(s2).sessionPresent, false);
+      await s2.subscribeAsync(`${topic}/new`, { qos: 1 });
+      await closeClient(s2);
+      const pub = await client(5);
+      await pub.publishAsync(`${topic}/old`, "old", { qos: 1 });
+      await pub.publishAsync(`${topic}/new`, "new", { qos: 1 });
+      const s3 = await client(5, { clientId: id, clean: false, properties: { sessionExpiryInterval: 0 } });
+      assertEquals(connackOf(s3).sessionPresent, true);
+      const inbox = inboxOf(s3);
+      assertEquals((await inbox.next()).payload, "new");
+      await inbox.expectNone(400);
+      await closeClient(pub);
+      await closeClient(s3);
+    });
+
     await t.step("v5: DISCONNECT with reason 0x04 sends the will", async () => {
       const topic = `will4/${uniqueId()}`;
       const watch = await subscriber(5, topic);
