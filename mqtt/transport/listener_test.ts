@@ -519,6 +519,31 @@ Deno.test({
 });
 
 Deno.test({
+  name: "tls: admission happens before the handshake (maxConnections)",
+  ignore: !haveOpenssl,
+  fn: () =>
+    withCerts(async (certs) => {
+      const { conns, handler } = recordingHandler();
+      const listener = await startListener(
+        "tls",
+        tlsConfig(certs),
+        limits({ maxConnections: 1 }),
+        handler,
+        silentLogger,
+      );
+      const first = await tlsPeer(listener.port, certs, "none");
+      first.write(PINGREQ);
+      await waitFor("PINGRESP", () => first.received.length === 2);
+      const second = await tcpPeer(listener.port);
+      await second.waitClosed();
+      assertEquals(listener.stats().rejected["max-connections"], 1);
+      assertEquals(conns.length, 1);
+      first.end();
+      await listener.close();
+    }),
+});
+
+Deno.test({
   name: "wss: MQTT over secure WebSocket with a client certificate",
   ignore: !haveOpenssl,
   fn: () =>
