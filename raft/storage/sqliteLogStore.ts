@@ -79,6 +79,14 @@ export interface SqliteLogStoreOptions {
   readonly walSizeLimitBytes?: number;
 }
 
+/** The log database is open in another store (this or another process). */
+export class LogStoreInUseError extends Error {
+  constructor(readonly path: string) {
+    super(`log store ${path} is in use by another process or store (exclusive lock held)`);
+    this.name = "LogStoreInUseError";
+  }
+}
+
 /** Counters of a {@link SqliteLogStore} since it was opened. */
 export interface SqliteLogStoreStats {
   /** Committed write batches; each is one transaction and one WAL fsync. */
@@ -410,8 +418,21 @@ export class SqliteLogStore implements LogStore {
     const db = guard(`open ${opts.path}`, () => new DatabaseSync(opts.path));
     try {
       return guard(`open ${opts.path}`, () => {
-        db.exec("PRAGMA journal_mode = WAL");
-        db.exec("PRAGMA synchronous = FULL");
+        // Exclusive: a second process (or store) opening the same log would
+        // silently fork it; it gets LogStoreInUseError instead. (Also keeps the
+        // WAL index in heap memory, no -shm file.)
+        try {
+          db.exec("PRAGMA locking_mode = EXCLUSIVE");
+          db.exec("PRAGMA journal_mode = WAL");
+          db.exec("PRAGMA synchronous = FULL");
+          db.exec("BEGIN EXCLUSIVE");
+          db.exec("COMMIT");
+        } catch (e) {
+          if (e instanceof Error && /locked|busy/i.test(e.message)) {
+            throw new LogStoreInUseError(opts.path);
+          }
+          throw e;
+        }
         db.exec(`PRAGMA journal_size_limit = ${opts.walSizeLimitBytes ?? 64 * 1024 * 1024}`);
         if (opts.verifyOnOpen ?? true) {
           const rows = db.prepare("PRAGMA quick_check").all();
@@ -725,6 +746,7 @@ export class SqliteLogStore implements LogStore {
 
   write(batch: LogWriteBatch): void {
     this.#assertOpen();
+    if (batch.length === 0) return;
     const touched = new Set<GroupMeta>();
     let entries = 0;
     let entryBytes = 0;

@@ -2,7 +2,7 @@ import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { entryRange, logStoreSuite } from "./logStore.case.ts";
 import { StorageCorruptionError } from "./logStorage.ts";
-import { SqliteLogStore } from "./sqliteLogStore.ts";
+import { LogStoreInUseError, SqliteLogStore } from "./sqliteLogStore.ts";
 
 logStoreSuite("SqliteLogStore", () => {
   const dir = Deno.makeTempDirSync({ prefix: "edgemq-logstore-" });
@@ -183,5 +183,23 @@ Deno.test("SqliteLogStore: a file that is not a database is refused", () => {
   withDb((path) => {
     Deno.writeTextFileSync(path, "this is not a database ".repeat(500));
     throws(() => SqliteLogStore.open({ path }), StorageCorruptionError);
+  });
+});
+
+Deno.test("SqliteLogStore: a second store on the same file is refused while the first is open", () => {
+  withDb((path) => {
+    const a = SqliteLogStore.open({ path });
+    try {
+      a.write([{ groupId: "g", entries: entryRange(1, 2, 1) }]);
+      throws(() => SqliteLogStore.open({ path }), LogStoreInUseError);
+      // The first store is unaffected.
+      a.write([{ groupId: "g", entries: entryRange(3, 3, 1) }]);
+      strictEqual(a.group("g").lastIndex(), 3);
+    } finally {
+      a.close();
+    }
+    const b = SqliteLogStore.open({ path });
+    strictEqual(b.group("g").lastIndex(), 3);
+    b.close();
   });
 });
