@@ -131,6 +131,11 @@ report("enqueue: 1000 single-item calls per turn (100 B)", 1000 * ROUNDS);
   report(`in+out: ${N} inboxes/round, enqueue + read + remove (3 commits)`, moved);
 }
 
-console.log(`commits: ${store.stats().batches}, commands: ${store.stats().commands}`);
+const st = store.stats();
+console.log(
+  `commits: ${st.batches}, commands: ${st.commands}, COMMIT wall: avg ${
+    (st.commitMsTotal / st.batches).toFixed(2)
+  } ms, max ${st.commitMsMax.toFixed(1)} ms`,
+);
 await store.close();
 if (Deno.args[0] === undefined) await Deno.remove(dir, { recursive: true });

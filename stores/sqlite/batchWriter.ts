@@ -69,6 +69,9 @@ export interface BatchWriterStats {
   readonly commands: number;
   /** Commands that failed (their own promise rejected). */
   readonly failedCommands: number;
+  /** Wall time spent in COMMIT (the fsync), summed, and the longest one (ms). */
+  readonly commitMsTotal: number;
+  readonly commitMsMax: number;
 }
 
 /** Group-commit writer over one SQLite connection. See the module docs. */
@@ -80,6 +83,8 @@ export class BatchWriter<C, R> {
   #closed = false;
   #flushing = false;
   #batches = 0;
+  #commitMsTotal = 0;
+  #commitMsMax = 0;
   #commands = 0;
   #failed = 0;
   readonly #begin: StatementSync;
@@ -128,7 +133,13 @@ export class BatchWriter<C, R> {
 
   /** Counters since construction. */
   stats(): BatchWriterStats {
-    return { batches: this.#batches, commands: this.#commands, failedCommands: this.#failed };
+    return {
+      batches: this.#batches,
+      commands: this.#commands,
+      failedCommands: this.#failed,
+      commitMsTotal: this.#commitMsTotal,
+      commitMsMax: this.#commitMsMax,
+    };
   }
 
   /** Applies and commits everything pending now (synchronously). */
@@ -226,7 +237,11 @@ export class BatchWriter<C, R> {
               anyFailed = true;
             }
           }
+          const t0 = performance.now();
           this.#commit.run();
+          const ms = performance.now() - t0;
+          this.#commitMsTotal += ms;
+          if (ms > this.#commitMsMax) this.#commitMsMax = ms;
           return false;
         } catch (err) {
           try {
