@@ -11,6 +11,7 @@
  * @module
  */
 import { waitForQuietCores } from "./procstat.ts";
+import { formatRaftBench, type RaftBenchRow, runRaftBench } from "./raft_bench.ts";
 import {
   BROKER_CORE,
   BROKER_KINDS,
@@ -72,7 +73,7 @@ export interface BenchOptions {
 
 const USAGE = `Usage: deno task bench [options]
   --only LIST         comma-separated sections: ${SECTIONS.join(",")}
-                      (default: all but raft)
+                      (default: all)
   --duration-ms N     measured duration per load phase (default 3000, 500..60000)
   --runs N            runs per scenario; the table shows the median (default 3, 1..20)
   --broker B          edgemq | mosquitto | both (default both; mosquitto when installed)
@@ -81,7 +82,7 @@ const USAGE = `Usage: deno task bench [options]
 
 /** Parse the command line; throws with a message naming the bad argument. */
 export function parseOptions(args: readonly string[]): BenchOptions {
-  let only: Section[] = SECTIONS.filter((s) => s !== "raft");
+  let only: Section[] = [...SECTIONS];
   let durationMs = 3000;
   let runs = 3;
   let broker = "both";
@@ -297,12 +298,12 @@ export async function machineInfo(): Promise<Record<string, string>> {
 }
 
 /**
- * The raft section. TODO: once bench/raft_bench.ts is committed, import it
- * statically here (dynamic imports of local files are not allowed because of
- * `deno compile`) and return its rows.
+ * The raft section: bench/raft_bench.ts (the raft engineer's), run once in
+ * this process after the broker scenarios, with the same `--duration-ms`.
  */
-function raftSection(): string {
-  return "raft: bench/raft_bench.ts is not available in this build yet.";
+async function raftSection(durationMs: number): Promise<RaftBenchRow[]> {
+  log("raft: replication benchmark (in-process, unpinned)");
+  return await runRaftBench({ durationMs });
 }
 
 async function main(): Promise<number> {
@@ -337,6 +338,7 @@ async function main(): Promise<number> {
   };
   Deno.addSignalListener("SIGINT", onSigint);
   const scenarios = GEN_SCENARIOS.filter((s) => opts.only.includes(s));
+  let raftError = "";
   try {
     for (let run = 1; run <= opts.runs; run++) {
       log(`run ${run}/${opts.runs}`);
@@ -361,6 +363,14 @@ async function main(): Promise<number> {
     Deno.removeSignalListener("SIGINT", onSigint);
   }
 
+  let raftRows: RaftBenchRow[] = [];
+  if (opts.only.includes("raft")) {
+    try {
+      raftRows = await raftSection(opts.durationMs);
+    } catch (err) {
+      raftError = (err as Error).message;
+    }
+  }
   const rows = buildRows(samples, opts.only);
   if (noisy.length > 0) {
     notes.push(
@@ -375,8 +385,16 @@ async function main(): Promise<number> {
       notes.push(`${kind} ${section}: ${errs.length} failure(s), first: ${errs[0].split("\n")[0]}`);
     }
     for (const [scenario, results] of samples[kind].results) {
-      const uniq = [...new Set(results.flatMap((r) => r.notes))];
-      for (const n of uniq) notes.push(`${kind} ${scenario}: ${n}`);
+      // The same note in several runs (numbers aside) is printed once, with its count.
+      const byShape = new Map<string, string[]>();
+      for (const n of results.flatMap((r) => r.notes)) {
+        const key = n.replace(/\d+/g, "#");
+        byShape.set(key, [...(byShape.get(key) ?? []), n]);
+      }
+      for (const same of byShape.values()) {
+        const runs = same.length > 1 ? ` (in ${same.length} of ${results.length} runs)` : "";
+        notes.push(`${kind} ${scenario}: ${same[0]}${runs}`);
+      }
       const other = Math.max(...results.map((r) => r.brokerCoreOtherShare));
       const otherGen = Math.max(...results.map((r) => r.genCoreOtherShare));
       if (other >= INTERFERENCE_SHARE || otherGen >= INTERFERENCE_SHARE) {
@@ -407,6 +425,8 @@ async function main(): Promise<number> {
         options: opts,
         brokers,
         rows,
+        raft: raftRows,
+        raftError: raftError === "" ? undefined : raftError,
         notes,
         raw: Object.fromEntries(brokers.map((k) => [k, {
           startupMs: samples[k].startupMs,
@@ -427,11 +447,12 @@ async function main(): Promise<number> {
       `broker on core 0, generator on core 1; median of ${opts.runs} run(s), ` +
         `${opts.durationMs} ms measured per phase\n`,
     );
-    console.log(renderTable(rows, brokers));
-    if (opts.only.includes("raft")) console.log(`\n${raftSection()}`);
+    if (rows.length > 0) console.log(renderTable(rows, brokers));
+    if (raftRows.length > 0) console.log(`\n${formatRaftBench(raftRows)}`);
+    if (raftError !== "") console.log(`\nraft: FAILED: ${raftError}`);
     if (notes.length > 0) console.log(`\nnotes:\n${notes.map((n) => `- ${n}`).join("\n")}`);
   }
-  const failed = brokers.some((k) => samples[k].errors.size > 0);
+  const failed = brokers.some((k) => samples[k].errors.size > 0) || raftError !== "";
   return failed ? 1 : 0;
 }
 
