@@ -20,8 +20,6 @@ interface InflightEntry {
   qos: 1 | 2;
   /** PUBREC received, PUBREL sent. */
   released: boolean;
-  /** Transient only: the message, for nothing but accounting (resend happens only on reconnect). */
-  message: StoredMessage | null;
 }
 
 interface QueuedItem {
@@ -32,10 +30,18 @@ interface QueuedItem {
 }
 
 const NO_IDS: readonly number[] = [];
+const NO_ENTRIES: InboxEntry[] = [];
+/** Most inbox entries read ahead per persistent session. */
+const PREFETCH_MAX_ENTRIES = 512;
+/** Approximate bytes of read-ahead per persistent session. */
+const PREFETCH_MAX_BYTES = 4 * 1024 * 1024;
+/** Shared empty in-flight table; never written (see Outbound.track). */
+const NO_INFLIGHT: Map<number, InflightEntry> = new Map();
 
 /** Delivery state of one connected session. */
 export class Outbound {
-  private inflight: Map<number, InflightEntry> = new Map();
+  /** Allocated at the first QoS 1/2 delivery (idle connections stay small). */
+  private inflightMap: Map<number, InflightEntry> | null = null;
   private queue: QueuedItem[] | null = null;
   private nextPacketId = 1;
   /** Outbound topic aliases (v5), first come first served up to the client's maximum. */
@@ -43,10 +49,23 @@ export class Outbound {
   // persistent (inbox) mode
   private cursorSeq = 0;
   private reading = false;
+  /** Entries read from the inbox but not sent yet (from prefetchHead on). */
+  private prefetched: InboxEntry[] = NO_ENTRIES;
+  private prefetchHead = 0;
+  /** Running average of entry sizes (payload + overhead), to bound read-ahead memory. */
+  private avgEntryBytes = 1024;
   private dirty = true;
   private disposed = false;
 
   constructor(private readonly s: Session, readonly persistent: boolean) {}
+
+  private get inflight(): ReadonlyMap<number, InflightEntry> & { delete(id: number): boolean } {
+    return this.inflightMap ?? NO_INFLIGHT;
+  }
+
+  private track(): Map<number, InflightEntry> {
+    return this.inflightMap ??= new Map();
+  }
 
   /** Window size: min(server maxInflightOutbound, client Receive Maximum). */
   private get window(): number {
@@ -110,7 +129,7 @@ export class Outbound {
 
   private sendTransient(item: QueuedItem, cache: PublishEncodingCache | null): void {
     const id = this.allocPacketId();
-    this.inflight.set(id, { seq: 0, qos: item.qos, released: false, message: item.message });
+    this.track().set(id, { seq: 0, qos: item.qos, released: false });
     const c = cache ?? new PublishEncodingCache(item.message, this.s.ctx.nowMs());
     if (!this.sendPublish(c, item.qos, item.retain, item.subscriptionIds, id, false)) {
       this.inflight.delete(id);
@@ -260,7 +279,8 @@ export class Outbound {
     if (this.disposed) return;
     if (
       !this.reading && !this.dirty && seq === this.cursorSeq + 1 && !this.s.congested &&
-      this.inflight.size < this.window && this.withinIdSpan(seq)
+      this.prefetchHead >= this.prefetched.length && this.inflight.size < this.window &&
+      this.withinIdSpan(seq)
     ) {
       this.cursorSeq = seq;
       this.sendEntry(seq, cache, qos, retain, ids, false);
@@ -290,7 +310,7 @@ export class Outbound {
       return;
     }
     const id = packetIdForSeq(seq);
-    this.inflight.set(id, { seq, qos, released: false, message: null });
+    this.track().set(id, { seq, qos, released: false });
     const hw = s.ctx.sentHighWater;
     if ((hw.get(s.keyString) ?? 0) < seq) hw.set(s.keyString, seq);
     if (!this.sendPublish(cache, qos, retain, ids, id, dup)) {
@@ -299,18 +319,38 @@ export class Outbound {
     }
   }
 
+  /**
+   * Persistent session: send prefetched entries while the window has room;
+   * read ahead (up to 2 x window entries, bounding memory per session) when
+   * the buffer runs low, so reads are few and large.
+   */
   private pumpInbox(): void {
-    const room = this.window - this.inflight.size;
-    if (this.reading || !this.dirty || room <= 0) return;
+    this.sendPrefetched();
+    const buffered = this.prefetched.length - this.prefetchHead;
+    // Read-ahead target: up to PREFETCH_MAX_ENTRIES, fewer for large messages
+    // (about PREFETCH_MAX_BYTES buffered), never less than the window.
+    const target = Math.max(
+      this.window,
+      Math.min(PREFETCH_MAX_ENTRIES, Math.floor(PREFETCH_MAX_BYTES / this.avgEntryBytes)),
+    );
+    if (this.reading || !this.dirty || buffered * 2 >= target) return;
     const s = this.s;
+    const want = target - buffered;
     this.reading = true;
     this.dirty = false;
-    const now = s.ctx.nowMs();
-    s.ctx.inbox.read(s.clientKey, this.cursorSeq, room, now).then((entries) => {
+    s.ctx.inbox.read(s.clientKey, this.cursorSeq, want, s.ctx.nowMs()).then((entries) => {
       this.reading = false;
       if (this.disposed) return;
-      this.sendEntries(entries, now);
-      if (entries.length >= room) this.dirty = true;
+      // a private array (never push onto the shared empty one)
+      this.prefetched = this.prefetched.slice(this.prefetchHead);
+      this.prefetchHead = 0;
+      for (const e of entries) {
+        this.avgEntryBytes = (this.avgEntryBytes * 7 + e.message.payload.length + 64) / 8;
+        if (e.seq <= this.cursorSeq) continue;
+        this.prefetched.push(e);
+        this.cursorSeq = e.seq;
+      }
+      if (entries.length >= want) this.dirty = true;
       this.pump();
     }, (err) => {
       this.reading = false;
@@ -318,23 +358,23 @@ export class Outbound {
     });
   }
 
-  private sendEntries(entries: readonly InboxEntry[], now: number): void {
+  private sendPrefetched(): void {
     const s = this.s;
+    const list = this.prefetched;
+    if (this.prefetchHead >= list.length) return;
     // DUP: sent before by this process (high-water mark), or — after a broker
     // restart, when no mark exists — queued before this process started.
     const mark = s.ctx.sentHighWater.get(s.keyString);
     const sentBefore = mark ?? 0;
     const startedAtMs = mark === undefined ? s.ctx.startedAtMs : -Infinity;
-    for (const e of entries) {
-      if (e.seq <= this.cursorSeq) continue;
-      if (!this.withinIdSpan(e.seq) || s.congested || this.inflight.size >= this.window) {
-        this.dirty = true;
-        return;
-      }
-      this.cursorSeq = e.seq;
+    const now = s.ctx.nowMs();
+    while (this.prefetchHead < list.length) {
+      const e = list[this.prefetchHead];
+      if (!this.withinIdSpan(e.seq) || s.congested || this.inflight.size >= this.window) return;
+      this.prefetchHead++;
       if (e.state === "released") {
         const id = packetIdForSeq(e.seq);
-        this.inflight.set(id, { seq: e.seq, qos: 2, released: true, message: null });
+        this.track().set(id, { seq: e.seq, qos: 2, released: true });
         if (!s.conn.write(encodeAck(6, s.version ?? 4, id))) s.markCongested();
         continue;
       }
@@ -342,5 +382,7 @@ export class Outbound {
       const dup = e.seq <= sentBefore || e.message.receivedAtMs < startedAtMs;
       this.sendEntry(e.seq, cache, e.qos, e.retain, e.subscriptionIds, dup);
     }
+    this.prefetched = NO_ENTRIES;
+    this.prefetchHead = 0;
   }
 }
