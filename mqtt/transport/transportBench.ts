@@ -175,6 +175,7 @@ async function main(): Promise<void> {
   let open = 0;
   let connected = 0;
   let packets = 0;
+  let addressChars = 0;
   let mode: "idle" | "churn" | "fanin" | "fanout" = "idle";
   const subscribers: MqttConnection[] = [];
   const limits = {
@@ -198,6 +199,8 @@ async function main(): Promise<void> {
           packets++;
           if (p[0] === 0x10) {
             conn.markConnected();
+            // A session reads the peer address at CONNECT (for authentication).
+            addressChars += conn.remoteAddress.length;
             connected++;
             if (mode === "churn") conn.write(CONNACK);
           } else if (p[0] === 0x82) {
@@ -314,6 +317,7 @@ async function main(): Promise<void> {
   results.fanoutDeliveriesPerServerCpuSecond = Math.round((fanPackets * subs) / (cpu / 1000));
 
   await listener.close();
+  results.addressChars = addressChars;
   console.log(JSON.stringify(results, null, 2));
 }
 
