@@ -17,7 +17,15 @@ import {
 import { MosqSub, mosqPub } from "./harness/mosquittoCli.ts";
 import { RawClient } from "./harness/raw.ts";
 
-const USERS: Record<string, string> = { alice: "alice-pw-1", bob: "bob-pw-2", carol: "carol-pw-3" };
+const USERS: Record<string, string> = {
+  alice: "alice-pw-1",
+  bob: "bob-pw-2",
+  carol: "carol-pw-3",
+  // tenant-prefixed users (edgemq: tenant acme / globex)
+  "acme/ann": "ann-pw",
+  "acme/amy": "amy-pw",
+  "globex/gus": "gus-pw",
+};
 
 Deno.test("password file authentication and ACLs", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "edgemq-e2e-auth-" });
@@ -150,6 +158,41 @@ Deno.test("password file authentication and ACLs", async (t) => {
       assertEquals((await inbox.next()).payload, "mine");
       await inbox.expectNone(300);
       await closeClient(alice);
+    });
+    await edgemqStep(t, "messages and retained messages do not cross tenants", async () => {
+      const topic = `tenant/${uniqueId()}`;
+      const ann = await as("acme/ann");
+      const annIn = new Inbox(ann);
+      await ann.subscribeAsync(topic, { qos: 1 });
+      const gus = await as("globex/gus");
+      const gusIn = new Inbox(gus);
+      await gus.subscribeAsync(topic, { qos: 1 });
+      await gus.publishAsync(topic, "from-globex", { qos: 1, retain: true });
+      const amy = await as("acme/amy");
+      await amy.publishAsync(topic, "from-acme", { qos: 1 });
+      assertEquals((await annIn.next()).payload, "from-acme");
+      await annIn.expectNone(300);
+      assertEquals((await gusIn.next()).payload, "from-globex");
+      await gusIn.expectNone(0);
+      // the retained message is globex's only
+      const ann2 = await as("acme/amy");
+      const in2 = new Inbox(ann2);
+      await ann2.subscribeAsync(topic, { qos: 1 });
+      await in2.expectNone(400);
+      await gus.publishAsync(topic, "", { qos: 1, retain: true });
+      for (const c of [ann, gus, amy, ann2]) await closeClient(c);
+    });
+
+    await edgemqStep(t, "the same client id in two tenants does not take over across tenants", async () => {
+      const id = uniqueId("tid");
+      const a = await connectClient(b, { protocolVersion: 5, clientId: id, username: "acme/ann", password: USERS["acme/ann"] });
+      open.push(a);
+      const g = await connectClient(b, { protocolVersion: 5, clientId: id, username: "globex/gus", password: USERS["globex/gus"] });
+      open.push(g);
+      await sleep(500);
+      assert(a.connected && g.connected, "both connections stay up");
+      await closeClient(a);
+      await closeClient(g);
     });
   } finally {
     for (const c of open) c.end(true);
