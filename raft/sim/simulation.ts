@@ -100,6 +100,8 @@ export interface SimStats {
   snapshotsInstalled: number;
   leaderChanges: number;
   opsCompleted: number;
+  /** Of which gets answered through read-index (not the log). */
+  readIndexReads: number;
   opsUnknown: number;
   historyOps: number;
   linearizabilitySteps: number;
@@ -232,6 +234,7 @@ class Simulation {
     snapshotsInstalled: 0,
     leaderChanges: 0,
     opsCompleted: 0,
+    readIndexReads: 0,
     opsUnknown: 0,
     historyOps: 0,
     linearizabilitySteps: 0,
@@ -631,6 +634,7 @@ class Simulation {
         op.path === "read" && op.replica === r.id && op.readIndex !== null &&
         r.applied >= op.readIndex
       ) {
+        this.stats.readIndexReads++;
         this.#complete(c, op, r.kv.get(op.input.key));
       }
     }
@@ -1006,6 +1010,7 @@ function emptyStats(): SimStats {
     snapshotsInstalled: 0,
     leaderChanges: 0,
     opsCompleted: 0,
+    readIndexReads: 0,
     opsUnknown: 0,
     historyOps: 0,
     linearizabilitySteps: 0,
