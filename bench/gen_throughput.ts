@@ -246,7 +246,9 @@ export async function runQos1(spec: GenSpec, paced: boolean): Promise<GenResult>
     let startedAt = 0;
     const ctl: RunControl = { running: true, measuring: false, forgiven: 0 };
     const window = paced ? PACED.windowMsgs : QOS1.windowMsgs;
+    let writes = 0;
     const send = (count: number): void => {
+      writes++;
       const buf = buildPublishBatch(tpl, count, 0, sent, sent + 1, performance.now());
       sent += count;
       if (!pub.socket.write(buf)) {
@@ -322,7 +324,15 @@ export async function runQos1(spec: GenSpec, paced: boolean): Promise<GenResult>
     if (acked < sent) notes.push(`${sent - acked} publishes never PUBACKed`);
     return {
       scenario,
-      metrics: { msgPerSec: r.perSecond, p50Ms: l.p50, p99Ms: l.p99, maxMs: l.max, sent },
+      metrics: {
+        msgPerSec: r.perSecond,
+        p50Ms: l.p50,
+        p99Ms: l.p99,
+        maxMs: l.max,
+        sent,
+        // Publisher writes per message: pacing granularity (paced) or batching (qos1).
+        msgsPerWrite: writes > 0 ? sent / writes : 0,
+      },
       ...cpuFields(r.cpu),
       lost: tracker.lost([sent]),
       duplicates: tracker.duplicates,
