@@ -293,3 +293,76 @@ Deno.test("backpressure: a congested subscriber holds its publishers; a slow one
   assertEquals((await sub.drain("publish")).map(text), ["a", "b"]);
   await h.close();
 });
+
+for (const v of [4, 5] as const) {
+  Deno.test(`v${v}: SUBSCRIBE to an existing filter replaces its options and re-sends retained messages`, async () => {
+    const h = new Harness();
+    const c = await h.connected("c", v);
+    c.publish("x/r", "kept", { retain: true, qos: 1 });
+    await c.next("puback");
+    await c.subscribe("x/#", 0);
+    assertEquals((await c.next("publish")).qos, 0);
+    await c.subscribe("x/#", 1);
+    const again = await c.next("publish");
+    assertEquals([text(again), again.qos, again.retain], ["kept", 1, true]);
+    c.publish("x/live", "live", { qos: 1 });
+    const got = (await c.drain("publish")).filter((p) => p.cmd === "publish");
+    assertEquals(got.map((p) => p.cmd === "publish" ? [p.topic, p.qos] : []), [["x/live", 1]]);
+    assertEquals(h.dist.routeCount(), 1);
+    await h.close();
+  });
+
+  Deno.test(`v${v}: a QoS 2 PUBLISH resent after a reconnect (persistent publisher) is delivered once`, async () => {
+    const h = new Harness();
+    const w = await h.connected("w", v);
+    await w.subscribe("eo", 2);
+    const opts = v === 5
+      ? { clean: false, properties: { sessionExpiryInterval: 60 } }
+      : { clean: false };
+    const p1 = await h.connected("pp", v, opts);
+    p1.publish("eo", "once", { qos: 2, messageId: 10 });
+    await p1.next("pubrec");
+    p1.conn.clientClose();
+    await settle();
+    const p2 = h.client(v);
+    assert((await p2.connect("pp", opts)).sessionPresent);
+    p2.publish("eo", "once", { qos: 2, messageId: 10, dup: true });
+    assertEquals((await p2.next("pubrec")).messageId, 10);
+    p2.send({ cmd: "pubrel", messageId: 10 });
+    await p2.next("pubcomp");
+    assertEquals((await w.drain("publish")).length, 1);
+    await h.close();
+  });
+
+  Deno.test(`v${v}: offline queue is bounded (drop policy) and expired messages are not delivered`, async () => {
+    const h = new Harness(); // inbox: 100 messages, drop-oldest
+    const opts = v === 5
+      ? { clean: false, properties: { sessionExpiryInterval: 60 } }
+      : { clean: false };
+    const s = await h.connected("s", v, opts);
+    await s.subscribe("b/#", 1);
+    s.disconnect();
+    await settle();
+    const p = await h.connected("p", v);
+    for (let i = 0; i < 105; i++) p.publish(`b/${i}`, `${i}`, { qos: 1 });
+    if (v === 5) p.publish("b/exp", "exp", { qos: 1, properties: { messageExpiryInterval: 1 } });
+    await settle();
+    h.nowMs += 2000;
+    const again = h.client(v);
+    await again.connect("s", opts);
+    const got: string[] = [];
+    while (true) {
+      const batch = await again.drain("publish");
+      if (batch.length === 0) break;
+      for (const m of batch) {
+        if (m.cmd !== "publish") continue;
+        got.push(text(m));
+        again.send({ cmd: "puback", messageId: m.messageId });
+      }
+    }
+    assertEquals(got.length, v === 5 ? 99 : 100); // v5: the expired one took a slot
+    assert(!got.includes("exp"));
+    if (v === 4) assertEquals(got[0], "5"); // oldest dropped
+    await h.close();
+  });
+}
