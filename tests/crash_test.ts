@@ -50,6 +50,7 @@ Deno.test("kill -9 after PUBACK: persistent sessions, their queued QoS 1/2 messa
     b2 = await startBroker({ dataDir, tcpPort: b1.tcpPort, wsPort: b1.wsPort });
     assertEquals(b2.tcpPort, b1.tcpPort);
 
+    const restored: Awaited<ReturnType<typeof connectClient>>[] = [];
     for (const [id, v] of [[id4, 4], [id5, 5]] as const) {
       const s = await connectClient(b2, {
         protocolVersion: v,
@@ -66,6 +67,17 @@ Deno.test("kill -9 after PUBACK: persistent sessions, their queued QoS 1/2 messa
       assertEquals([...payloads].sort(), [...expected].sort(), `v${v}: every message exactly once`);
       const q2 = inbox.messages.find((m) => m.payload === "exactly-once");
       assert(q2 !== undefined && q2.packet.qos === 2, "QoS 2 message delivered at QoS 2");
+      restored.push(s);
+
+    }
+
+    // the restored sessions' subscriptions also route new messages
+    const p2 = await connectClient(b2, { protocolVersion: 4 });
+    await p2.publishAsync(topic, "after-restart", { qos: 1 });
+    await closeClient(p2);
+    for (const s of restored) {
+      const m = await inboxOf(s).waitFor((x) => x.payload === "after-restart", 3000).catch(() => undefined);
+      assert(m !== undefined, "a message published after the restart reaches the restored session");
       await closeClient(s);
     }
 

@@ -164,6 +164,12 @@ export class Inbox {
     return this.messages.slice(0, count);
   }
 
+  /** Wait until some message (received at any time) satisfies pred; throws after timeoutMs. */
+  async waitFor(pred: (m: Received) => boolean, timeoutMs = 3_000): Promise<Received> {
+    await this.#waitFor(() => this.messages.some(pred), timeoutMs, "a matching message");
+    return this.messages.find(pred)!;
+  }
+
   /** Assert that nothing new arrives during ms. */
   async expectNone(ms = 500): Promise<void> {
     const before = this.messages.length;
