@@ -77,7 +77,10 @@ export interface Message {
   readonly term: number;
   /** Term of the entry at `index` (MsgApp), or of the candidate's last entry (votes). */
   readonly logTerm: number;
-  /** MsgApp: index preceding `entries`; MsgAppResp: matched/rejected index; votes: last index. */
+  /**
+   * MsgApp: index preceding `entries`; MsgAppResp: matched/rejected index;
+   * votes: last index; MsgHeartbeat(Resp): the leader's tick count (lease).
+   */
   readonly index: number;
   readonly entries: readonly Entry[];
   /** Leader's commit index (MsgApp, MsgHeartbeat). */
