@@ -13,7 +13,12 @@ export { RawNode } from "./core/rawNode.ts";
 export { BOOTSTRAP_INDEX, bootstrapSnapshot, simpleConfState } from "./core/bootstrap.ts";
 export { decodeConfChange, encodeConfChange } from "./core/confChangeCodec.ts";
 export { InvalidMessageError, parseMessage } from "./core/messageCodec.ts";
-export { type AddGroupOptions, RaftDriver, type RaftDriverOptions } from "./driver/driver.ts";
+export {
+  type AddGroupOptions,
+  RaftDriver,
+  type RaftDriverOptions,
+  type RaftDriverStats,
+} from "./driver/driver.ts";
 export type { RaftEnvelope, RaftReceiveHandler, RaftTransport } from "./driver/transport.ts";
 export {
   MemoryNetwork,
