@@ -13,12 +13,8 @@ import {
   type RunningListener,
   startListener,
 } from "./mqtt/transport/mod.ts";
-import {
-  createAcl,
-  createAnonymousAuthenticator,
-  createPasswordFileAuthenticator,
-} from "./mqtt/auth/mod.ts";
-import type { Authenticator, AuthRequest, AuthResult } from "./mqtt/auth/mod.ts";
+import { createAcl } from "./mqtt/auth/mod.ts";
+import { buildAuthenticator } from "./nodeAuth.ts";
 import {
   createMqttBroker,
   defaultMqttBrokerOptions,
@@ -52,33 +48,6 @@ async function stableLocalNodeId(dataDir: string): Promise<string> {
   const id = `node-${crypto.randomUUID()}`;
   await Deno.writeTextFile(path, id + "\n");
   return id;
-}
-
-/**
- * Authentication as configured: a password file, anonymous clients, or both.
- * Anonymous means "no user name in CONNECT"; with no password file a client
- * that does send a user name is accepted into the default tenant.
- */
-async function buildAuthenticator(config: EdgemqConfig): Promise<Authenticator> {
-  const m = config.mqttServiceConfig;
-  const allowAnonymous = m.allowAnonymous ?? (m.passwordFile === null);
-  const anonymous = createAnonymousAuthenticator();
-  if (m.passwordFile === null) {
-    return allowAnonymous ? anonymous : {
-      authenticate: () => Promise.resolve<AuthResult>({ ok: false, reason: "not-authorized" }),
-    };
-  }
-  const file = await createPasswordFileAuthenticator(m.passwordFile);
-  return {
-    authenticate(req: AuthRequest): Promise<AuthResult> {
-      if (req.username === null) {
-        return allowAnonymous
-          ? anonymous.authenticate(req)
-          : Promise.resolve({ ok: false, reason: "not-authorized" });
-      }
-      return file.authenticate(req);
-    },
-  };
 }
 
 function brokerOptions(config: EdgemqConfig): MqttBrokerOptions {
@@ -184,7 +153,7 @@ export async function startNode(config: EdgemqConfig, log: Logger): Promise<Edge
     const removed = await stores.dist.removeTransientRoutesOfNode(nodeId);
     if (removed > 0) nodeLog.info("dist.transient_routes_removed", { nodeId, count: removed });
 
-    const authenticator = await buildAuthenticator(config);
+    const authenticator = await buildAuthenticator(config, nodeLog);
     const acl = createAcl({
       rules: config.mqttServiceConfig.acl.map((r) => ({
         ...(r.tenant !== null ? { tenant: r.tenant } : {}),

@@ -145,7 +145,7 @@ export const edgemqSchema = section({
     allowAnonymous: {
       kind: "optBool",
       doc:
-        "Accept clients without credentials. Unset: allowed only while every enabled listener is bound to loopback and no passwordFile is set.",
+        "Accept clients without credentials. Unset: allowed only while every enabled listener is bound to loopback and no authentication (passwordFile, jwtAuth, certificateAuth) is configured.",
     },
     maxKeepAliveSeconds: int(
       3600,
@@ -156,6 +156,49 @@ export const edgemqSchema = section({
     passwordFile: {
       kind: "optString",
       doc: "Password file (salted PBKDF2 hashes) created with `main.ts passwd FILE USER`.",
+    },
+    jwtAuth: {
+      kind: "optObject",
+      doc:
+        "Accept a JSON Web Token as the CONNECT password (HS256/384/512 with a secret, or RS/PS/ES/EdDSA with a public key). Absent: off.",
+      fields: {
+        hmacSecretFile: {
+          kind: "optString",
+          doc: "File holding the HMAC secret (at least 32 bytes).",
+        },
+        publicKeyFile: { kind: "optString", doc: "PEM (SPKI) public key file." },
+        issuer: { kind: "optString", doc: "Required `iss` claim (unset: not checked)." },
+        audience: { kind: "optString", doc: "Required `aud` claim (unset: not checked)." },
+        tenantClaim: {
+          kind: "string",
+          default: "tenant",
+          nonEmpty: true,
+          doc: "Claim naming the tenant (absent claim: tenant `default`).",
+        },
+        requireExpiry: { kind: "bool", default: true, doc: "Refuse tokens without `exp`." },
+        usernameMustMatchSubject: {
+          kind: "bool",
+          default: false,
+          doc: "Refuse a CONNECT whose user name is set and differs from `sub`.",
+        },
+      },
+    },
+    certificateAuth: {
+      kind: "optObject",
+      doc:
+        "Authenticate TLS/WSS clients by a client certificate that chains to caFile: user = subject CN. Absent: off.",
+      fields: {
+        tenantFromOrganization: {
+          kind: "bool",
+          default: false,
+          doc: "Tenant = subject O (else tenant `default`).",
+        },
+        usernameMustMatchCN: {
+          kind: "bool",
+          default: false,
+          doc: "Refuse a CONNECT whose user name is set and differs from the CN.",
+        },
+      },
     },
     acl: {
       kind: "list",
@@ -235,13 +278,13 @@ export const edgemqSchema = section({
         100000,
         1,
         10000000,
-        "Concurrent connections across all listeners. Over: the new connection is closed at once.",
+        "Concurrent connections per listener. Over: the new connection is closed at once.",
       ),
       maxConnectsPerSecond: int(
         20000,
         1,
         10000000,
-        "New connections accepted per second. Over: the new connection is closed at once.",
+        "New connections accepted per second per listener. Over: the new connection is closed at once.",
       ),
       connectTimeoutMs: int(
         10000,

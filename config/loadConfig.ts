@@ -20,6 +20,12 @@ export function isLoopbackHost(host: string): boolean {
   return h === "localhost" || h.startsWith("127.") || h === "::1" || h === "[::1]";
 }
 
+/** True when some way of authenticating clients is configured. */
+export function hasAuthentication(file: FileConfig): boolean {
+  const m = file.mqttServiceConfig;
+  return m.passwordFile !== null || m.jwtAuth !== null || m.certificateAuth !== null;
+}
+
 /** Cross-field rules the schema cannot express. */
 function checkConsistency(file: FileConfig): void {
   const m = file.mqttServiceConfig;
@@ -60,14 +66,28 @@ function checkConsistency(file: FileConfig): void {
     }
     ports.set(at, name);
   }
-  if (m.allowAnonymous !== true && m.passwordFile === null) {
+  if (
+    m.jwtAuth !== null && (m.jwtAuth.hmacSecretFile === null) === (m.jwtAuth.publicKeyFile === null)
+  ) {
+    throw new ConfigError(
+      "mqttServiceConfig.jwtAuth",
+      "set exactly one of hmacSecretFile and publicKeyFile",
+    );
+  }
+  if (m.certificateAuth !== null && !(m.tlsListener.enable || m.wssListener.enable)) {
+    throw new ConfigError(
+      "mqttServiceConfig.certificateAuth",
+      "needs an enabled tlsListener or wssListener with caFile",
+    );
+  }
+  if (m.allowAnonymous !== true && !hasAuthentication(file)) {
     const exposed = enabled.find(([, l]) => !isLoopbackHost(l.host));
     if (exposed !== undefined) {
       throw new ConfigError(
         `mqttServiceConfig.${exposed[0]}.host`,
         `listener on non-loopback address ${
           JSON.stringify(exposed[1].host)
-        } without authentication: set mqttServiceConfig.passwordFile, or allowAnonymous: true explicitly`,
+        } without authentication: set mqttServiceConfig.passwordFile (or jwtAuth, certificateAuth), or allowAnonymous: true explicitly`,
       );
     }
   }

@@ -6,6 +6,7 @@
 export {
   configFromValues,
   type EdgemqConfig,
+  hasAuthentication,
   isLoopbackHost,
   loadConfig,
   parseYaml,
