@@ -382,7 +382,8 @@ async function main(): Promise<number> {
   const machine = await machineInfo();
   for (const kind of brokers) {
     for (const [section, errs] of samples[kind].errors) {
-      notes.push(`${kind} ${section}: ${errs.length} failure(s), first: ${errs[0].split("\n")[0]}`);
+      const first = errs[0].replace(/\s*\n\s*/g, " | ").slice(0, 400);
+      notes.push(`${kind} ${section}: ${errs.length} failure(s), first: ${first}`);
     }
     for (const [scenario, results] of samples[kind].results) {
       // The same note in several runs (numbers aside) is printed once, with its count.

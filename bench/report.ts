@@ -184,6 +184,13 @@ export interface TableRow {
   readonly values: Record<BrokerKind, number>;
   /** edgemq / mosquitto (NaN when either is missing). */
   readonly ratio: number;
+  /**
+   * For throughput rows: figure per broker CPU-second (median over runs of
+   * figure / broker core share) — robust to other load on the machine.
+   */
+  readonly perBrokerCpuSecond: Record<BrokerKind, number>;
+  /** edgemq / mosquitto of {@link TableRow.perBrokerCpuSecond}. */
+  readonly ratioPerCpu: number;
   /** Whether edgemq met the target (null when edgemq was not measured). */
   readonly met: boolean | null;
   /** Generator CPU share of its core (median) per broker. */
@@ -215,6 +222,14 @@ export function buildRows(
     const values = perBroker((k) => median(runs[k].map(def.pick)));
     const mosq = Number.isFinite(values.mosquitto) ? values.mosquitto : undefined;
     const target = def.target(mosq);
+    const isRate = def.unit === "msg/s" || def.unit === "deliveries/s";
+    const perCpu = perBroker((k) =>
+      isRate
+        ? median(
+          runs[k].map((r) => (r.brokerCoreShare > 0 ? def.pick(r) / r.brokerCoreShare : NaN)),
+        )
+        : NaN
+    );
     rows.push({
       id: def.id,
       label: def.label,
@@ -224,6 +239,8 @@ export function buildRows(
       targetText: def.targetText,
       values,
       ratio: values.edgemq / values.mosquitto,
+      perBrokerCpuSecond: perCpu,
+      ratioPerCpu: perCpu.edgemq / perCpu.mosquitto,
       met: Number.isFinite(values.edgemq)
         ? (def.better === "higher" ? values.edgemq >= target : values.edgemq <= target)
         : null,
@@ -245,6 +262,8 @@ export function buildRows(
       targetText: "≤ 300 ms",
       values,
       ratio: values.edgemq / values.mosquitto,
+      perBrokerCpuSecond: perBroker(() => NaN),
+      ratioPerCpu: NaN,
       met: Number.isFinite(values.edgemq) ? values.edgemq <= STARTUP_TARGET_MS : null,
       genCore: perBroker(() => NaN),
       brokerCore: perBroker(() => NaN),
@@ -282,7 +301,7 @@ export function renderTable(rows: readonly TableRow[], brokers: readonly BrokerK
     "scenario",
     "target",
     ...brokers,
-    ...(both ? ["edgemq/mosquitto"] : []),
+    ...(both ? ["edgemq/mosquitto", "per broker CPU-s"] : []),
     "target met",
     "peers in issue 5 (mosquitto / aedes)",
     "gen CPU",
@@ -306,7 +325,12 @@ export function renderTable(rows: readonly TableRow[], brokers: readonly BrokerK
       r.label,
       `${r.targetText} (${formatValue(r.target, r.unit)})`,
       ...brokers.map((k) => formatValue(r.values[k], r.unit) + mark(k)),
-      ...(both ? [Number.isFinite(r.ratio) ? `${r.ratio.toFixed(2)}×` : "—"] : []),
+      ...(both
+        ? [
+          Number.isFinite(r.ratio) ? `${r.ratio.toFixed(2)}×` : "—",
+          Number.isFinite(r.ratioPerCpu) ? `${r.ratioPerCpu.toFixed(2)}×` : "—",
+        ]
+        : []),
       r.met === null ? "—" : r.met ? "yes" : "**no**",
       r.refs
         ? `${formatValue(r.refs.mosquitto, r.unit)} / ${formatValue(r.refs.aedes, r.unit)}`
@@ -320,7 +344,11 @@ export function renderTable(rows: readonly TableRow[], brokers: readonly BrokerK
   lines.push("");
   lines.push(
     `gen CPU / broker CPU / lost: per broker in column order (${brokers.join(" / ")}); ` +
-      "CPU is the share of one core during the measured phase, lost is summed over runs.",
+      "CPU is the share of one core during the measured phase, lost is summed over runs." +
+      (both
+        ? " 'per broker CPU-s': edgemq/mosquitto of each rate divided by the broker's CPU " +
+          "share (work per CPU-second; less sensitive to other load on the machine)."
+        : ""),
   );
   if (genBound) {
     lines.push(
