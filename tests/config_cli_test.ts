@@ -80,6 +80,28 @@ for (
   });
 }
 
+test("a passwordFile that does not exist exits non-zero naming the key or the file", async () => {
+  const r = await runWithConfig(configWith(["mqttServiceConfig", "passwordFile"], "/nonexistent/passwd"));
+  assert(r.code !== 0, `exit code ${r.code}`);
+  assert(/passwordFile|\/nonexistent\/passwd/.test(r.output), r.output);
+});
+
+test("an ACL rule with an invalid topic filter exits non-zero naming the rule", async () => {
+  const r = await runWithConfig(
+    configWith(["mqttServiceConfig", "acl"], [{ action: "publish", topic: "a/#/b", allow: false }]),
+  );
+  assert(r.code !== 0, `exit code ${r.code}`);
+  assert(r.output.includes("mqttServiceConfig.acl"), r.output);
+});
+
+test("a TLS listener without certFile exits non-zero naming the key", async () => {
+  const r = await runWithConfig(
+    configWith(["mqttServiceConfig", "tlsListener"], { enable: true, host: "127.0.0.1", port: 0 }),
+  );
+  assert(r.code !== 0, `exit code ${r.code}`);
+  assert(r.output.includes("mqttServiceConfig.tlsListener.certFile"), r.output);
+});
+
 test("an unknown configuration key exits non-zero naming it", async () => {
   const r = await runWithConfig(configWith(["mqttServiceConfig", "tcpListner"], { enable: true }));
   assert(r.code !== 0, `exit code ${r.code}: ${r.output}`);
