@@ -185,7 +185,9 @@ async function runGenerator(spec: GenSpec, repoRoot: string): Promise<GenResult>
     if (line === undefined) {
       const stderr = new TextDecoder().decode(out.stderr).split("\n").slice(-15).join("\n");
       throw new Error(
-        `generator ${killed ? `killed after ${limitMs} ms` : `exit ${out.code}`}, no result:\n` +
+        `generator ${
+          killed ? "killed (time limit or interrupt)" : `exit ${out.code}`
+        }, no result:\n` +
           stderr,
       );
     }
