@@ -1,7 +1,9 @@
 /**
  * A bounded, retransmit-limited broadcast queue (memberlist `TransmitLimitedQueue`).
- * At most one broadcast per member is queued: a newer one about the same member
- * replaces (invalidates) the older. Each `take` prefers the least transmitted, then
+ * News about a member invalidates the older news about it: an `alive` or `dead`
+ * replaces everything queued about that member; a `suspect` replaces only the
+ * suspicion by the same accuser, so independent accusations (Lifeguard's
+ * confirmations) travel side by side. Each `take` prefers the least transmitted, then
  * the newest broadcasts that fit the byte budget; a broadcast is retired once it has
  * been piggybacked `retransmitLimit` times.
  *
@@ -12,6 +14,7 @@ import { type BroadcastMessage, encodedSize } from "./messages.ts";
 
 interface QueuedBroadcast {
   readonly key: string;
+  readonly node: string;
   readonly message: BroadcastMessage;
   readonly sizeBytes: number;
   readonly order: number;
@@ -26,6 +29,7 @@ export function retransmitLimit(mult: number, n: number): number {
 /** Queue of pending membership broadcasts. */
 export class BroadcastQueue {
   readonly #items = new Map<string, QueuedBroadcast>();
+  readonly #keysByNode = new Map<string, Set<string>>();
   readonly #maxItems: number;
   #order = 0;
   /** Broadcasts dropped because the queue was full (observability). */
@@ -43,21 +47,40 @@ export class BroadcastQueue {
 
   /** Whether a broadcast about `node` is still queued. */
   has(node: string): boolean {
-    return this.#items.has(node);
+    return (this.#keysByNode.get(node)?.size ?? 0) > 0;
   }
 
-  /** Queues `message`, replacing any older broadcast about the same member. */
+  /** Queues `message`, invalidating older news about the same member (see module doc). */
   push(message: BroadcastMessage): void {
-    const key = message.node;
-    this.#items.delete(key);
+    const node = message.node;
+    if (message.t === "suspect") {
+      this.#delete(`${node}\u0000suspect\u0000${message.from}`);
+      this.#delete(node);
+    } else {
+      for (const key of [...(this.#keysByNode.get(node) ?? [])]) this.#delete(key);
+    }
+    const key = message.t === "suspect" ? `${node}\u0000suspect\u0000${message.from}` : node;
     if (this.#items.size >= this.#maxItems) this.#dropMostTransmitted();
     this.#items.set(key, {
       key,
+      node,
       message,
       sizeBytes: encodedSize(message),
       order: this.#order++,
       transmits: 0,
     });
+    let keys = this.#keysByNode.get(node);
+    if (keys === undefined) this.#keysByNode.set(node, keys = new Set());
+    keys.add(key);
+  }
+
+  #delete(key: string): void {
+    const item = this.#items.get(key);
+    if (item === undefined) return;
+    this.#items.delete(key);
+    const keys = this.#keysByNode.get(item.node);
+    keys?.delete(key);
+    if (keys !== undefined && keys.size === 0) this.#keysByNode.delete(item.node);
   }
 
   #dropMostTransmitted(): void {
@@ -69,21 +92,31 @@ export class BroadcastQueue {
       ) worst = item;
     }
     if (worst !== undefined) {
-      this.#items.delete(worst.key);
+      this.#delete(worst.key);
       this.droppedCount++;
     }
   }
 
   /**
-   * Takes broadcasts whose encoded sizes plus `overheadBytesPerItem` each fit in
-   * `budgetBytes`, counting one transmission for each and retiring those that reach
-   * `limit` transmissions.
+   * Takes broadcasts for a packet to `to` whose encoded sizes plus
+   * `overheadBytesPerItem` each fit in `budgetBytes`, counting one transmission for
+   * each and retiring those that reach `limit` transmissions. An `alive` about `to`
+   * itself is never sent to it (it knows). With `onlyAboutTarget`, only news about `to`
+   * is taken (a packet to a member believed dead carries only what lets it refute).
    */
-  take(budgetBytes: number, overheadBytesPerItem: number, limit: number): BroadcastMessage[] {
+  take(
+    budgetBytes: number,
+    overheadBytesPerItem: number,
+    limit: number,
+    to: string,
+    onlyAboutTarget = false,
+  ): BroadcastMessage[] {
     if (this.#items.size === 0 || budgetBytes <= 0) return [];
-    const ordered = [...this.#items.values()].sort((a, b) =>
-      a.transmits - b.transmits || b.order - a.order
-    );
+    const candidates = onlyAboutTarget
+      ? [...(this.#keysByNode.get(to) ?? [])].map((k) => this.#items.get(k) as QueuedBroadcast)
+      : [...this.#items.values()];
+    const useful = candidates.filter((item) => !(item.node === to && item.message.t === "alive"));
+    const ordered = useful.sort((a, b) => a.transmits - b.transmits || b.order - a.order);
     const taken: BroadcastMessage[] = [];
     let remaining = budgetBytes;
     for (const item of ordered) {
@@ -92,7 +125,7 @@ export class BroadcastQueue {
       remaining -= cost;
       taken.push(item.message);
       item.transmits++;
-      if (item.transmits >= limit) this.#items.delete(item.key);
+      if (item.transmits >= limit) this.#delete(item.key);
     }
     return taken;
   }
@@ -100,5 +133,6 @@ export class BroadcastQueue {
   /** Drops everything. */
   clear(): void {
     this.#items.clear();
+    this.#keysByNode.clear();
   }
 }

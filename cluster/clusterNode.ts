@@ -129,6 +129,7 @@ export async function startClusterNode(
       member: e.member.id,
       incarnation: e.member.incarnation,
       previous: e.previous,
+      ...(e.accuser === undefined ? {} : { accuser: e.accuser }),
       metadata: e.member.metadata,
     };
     if (e.kind === "refuted") log.warn("member.refute", fields);
@@ -139,6 +140,12 @@ export async function startClusterNode(
 
   const apply = (out: MembershipOutput) => {
     if (closed) return;
+    for (const e of out.events) {
+      // A member back from dead/left/unknown: dial it now, not after a stale back-off.
+      if (e.kind === "alive" && e.previous !== "suspect") {
+        transport.resetReconnectBackoff(e.member.id);
+      }
+    }
     for (const p of out.packets) transport.send(p.to, MEMBERSHIP_CHANNEL, encodePacket(p.messages));
     for (const e of out.events) {
       logEvent(e);

@@ -145,7 +145,10 @@ export interface TransportConfig {
   maxQueuedFramesPerPeer: number;
   /** First reconnect delay after a failed dial. Default 100. */
   reconnectInitialDelayMs: number;
-  /** Cap of the exponential reconnect back-off. Lower finds restarted peers faster. Default 2000. */
+  /**
+   * Cap of the exponential reconnect back-off. Lower finds restarted peers faster but
+   * dials dead ones more often (a membership `alive` resets it anyway). Default 1000.
+   */
   reconnectMaxDelayMs: number;
   /** Time allowed for TCP connect plus the authentication handshake. Default 3000. */
   handshakeTimeoutMs: number;
@@ -164,7 +167,7 @@ export function defaultTransportConfig(): TransportConfig {
     maxQueuedBytesPerPeer: 8 * 1024 * 1024,
     maxQueuedFramesPerPeer: 10_000,
     reconnectInitialDelayMs: 100,
-    reconnectMaxDelayMs: 2000,
+    reconnectMaxDelayMs: 1000,
     handshakeTimeoutMs: 3000,
     maxPendingHandshakes: 64,
     maxInflightRequestsPerPeer: 1024,

@@ -55,6 +55,8 @@ export interface MembershipEvent {
   readonly member: MemberInfo;
   /** State before the change; `none` for a member seen for the first time. */
   readonly previous: MemberState | "none";
+  /** For `suspect` and `dead`: the member whose accusation caused the change. */
+  readonly accuser?: string;
 }
 
 /** A packet to send to one member. */
@@ -93,6 +95,8 @@ interface MemberRecord {
 
 interface ProbeInFlight {
   readonly target: string;
+  /** The target's incarnation when the probe started: a failure accuses only that one. */
+  readonly incarnation: number;
   readonly seq: number;
   readonly indirectAtMs: number;
   readonly endAtMs: number;
@@ -110,6 +114,8 @@ interface Relay {
 
 /** Per-item framing overhead assumed when packing broadcasts into a packet. */
 const PIGGYBACK_OVERHEAD_BYTES = 2;
+/** A relay nacks after this fraction of the probe timeout (memberlist waits the whole). */
+const RELAY_NACK_FRACTION = 0.8;
 /** Bound of push-pulls in flight towards senders we did not know. */
 const MAX_UNKNOWN_PULLS = 16;
 
@@ -192,7 +198,8 @@ export class MembershipCore {
   onMessage(from: string, messages: readonly SwimMessage[], nowMs: number): MembershipOutput {
     this.#now = Math.max(this.#now, nowMs);
     const replies: { to: string; message: SwimMessage }[] = [];
-    if (!this.#members.has(from)) this.#pullFromUnknown(from);
+    const sender = this.#members.get(from);
+    if (sender === undefined || sender.state === "dead") this.#pullFromUnknown(from);
     for (const message of messages) this.#handle(from, message, replies);
     // Replies are built after the whole packet so that an ack carries, e.g., the
     // refutation of a suspicion piggybacked on the ping (buddy system).
@@ -345,7 +352,9 @@ export class MembershipCore {
       if (missed > 0) this.#awareness.applyDelta(missed);
       const m = this.#members.get(probe.target);
       if (m !== undefined && (m.state === "alive" || m.state === "suspect")) {
-        this.#suspectNode({ t: "suspect", node: m.id, inc: m.incarnation, from: this.selfId });
+        // The incarnation probed, not the current one: a member that restarted and
+        // refuted while this probe was in flight is not accused.
+        this.#suspectNode({ t: "suspect", node: m.id, inc: probe.incarnation, from: this.selfId });
       }
     }
     if (this.#probe === undefined && now >= this.#nextProbeAtMs) {
@@ -356,6 +365,7 @@ export class MembershipCore {
       const seq = ++this.#seq;
       this.#probe = {
         target: target.id,
+        incarnation: target.incarnation,
         seq,
         indirectAtMs: now + this.#awareness.scaleTimeoutMs(this.#config.probeTimeoutMs),
         endAtMs: now + intervalMs,
@@ -424,8 +434,9 @@ export class MembershipCore {
   }
 
   /**
-   * A packet from a sender we do not know means it knows us but gossip has not told us
-   * about it yet (a broadcast can die out in a small cluster): exchange state with it.
+   * A packet from a sender we do not know (or believe dead) means gossip about it has
+   * not reached us (a broadcast can die out in a small cluster, a partition may have
+   * healed): exchange full state with it, rate-limited per sender.
    */
   #pullFromUnknown(from: string): void {
     if (this.#leaving || from === this.selfId) return;
@@ -481,9 +492,8 @@ export class MembershipCore {
         (m.state === "dead" && now - m.stateChangeMs < this.#config.gossipToTheDeadMs))
     ).map((m) => m.id);
     for (const target of sample(this.#random, candidates, this.#config.gossipNodes)) {
-      const messages = this.#takeBroadcasts(this.#config.maxPacketBytes);
-      if (messages.length === 0) break;
-      this.#packets.push({ to: target, messages });
+      const messages = this.#takeBroadcasts(this.#config.maxPacketBytes, target);
+      if (messages.length > 0) this.#packets.push({ to: target, messages });
     }
   }
 
@@ -504,7 +514,9 @@ export class MembershipCore {
         this.#relays.set(seq, {
           origin: from,
           originSeq: message.seq,
-          deadlineMs: this.#now + this.#config.probeTimeoutMs,
+          // Nack before the origin's probe window closes (it opened the indirect round
+          // probeTimeoutMs before the end), or the origin counts it as missed.
+          deadlineMs: this.#now + Math.floor(this.#config.probeTimeoutMs * RELAY_NACK_FRACTION),
           nack: message.nack,
         });
         replies.push({ to: message.node, message: { t: "ping", seq, node: message.node } });
@@ -636,7 +648,7 @@ export class MembershipCore {
     );
     const maxMs = minMs * this.#config.suspicionMaxTimeoutMult;
     this.#suspicions.set(s.node, new Suspicion(s.from, k, minMs, maxMs, this.#now));
-    this.#emit("suspect", m, previous);
+    this.#emit("suspect", m, previous, s.from);
     if (s.from !== this.selfId) this.#prioritizeProbe(s.node);
   }
 
@@ -660,7 +672,7 @@ export class MembershipCore {
     m.incarnation = d.inc;
     m.state = d.from === d.node ? "left" : "dead";
     m.stateChangeMs = this.#now;
-    this.#emit(m.state, m, previous);
+    this.#emit(m.state, m, previous, d.from);
   }
 
   #refute(accusedIncarnation: number): void {
@@ -679,15 +691,19 @@ export class MembershipCore {
 
   #sendWithPiggyback(to: string, message: SwimMessage): void {
     const budget = this.#config.maxPacketBytes - encodedSize(message) - PIGGYBACK_OVERHEAD_BYTES;
-    this.#packets.push({ to, messages: [message, ...this.#takeBroadcasts(budget)] });
+    this.#packets.push({ to, messages: [message, ...this.#takeBroadcasts(budget, to)] });
   }
 
-  #takeBroadcasts(budgetBytes: number): BroadcastMessage[] {
+  /** Broadcasts for a packet to `to`; a member believed dead or left only gets news about itself. */
+  #takeBroadcasts(budgetBytes: number, to: string): BroadcastMessage[] {
     const n = this.#othersIn(["alive", "suspect", "dead"]).length + 1;
+    const state = this.#members.get(to)?.state;
     return this.#broadcasts.take(
       budgetBytes,
       PIGGYBACK_OVERHEAD_BYTES,
       retransmitLimit(this.#config.retransmitMult, n),
+      to,
+      state === "dead" || state === "left",
     );
   }
 
@@ -726,8 +742,17 @@ export class MembershipCore {
     };
   }
 
-  #emit(kind: MembershipEvent["kind"], m: MemberRecord, previous: MemberState | "none"): void {
-    this.#events.push({ kind, member: this.#info(m), previous });
+  #emit(
+    kind: MembershipEvent["kind"],
+    m: MemberRecord,
+    previous: MemberState | "none",
+    accuser?: string,
+  ): void {
+    this.#events.push(
+      accuser === undefined
+        ? { kind, member: this.#info(m), previous }
+        : { kind, member: this.#info(m), previous, accuser },
+    );
   }
 
   #checkMetadata(metadata: NodeMetadata): NodeMetadata {

@@ -116,6 +116,10 @@ export class MemoryTransport implements Transport {
     this.#requestHandlers.set(channel, handler);
   }
 
+  resetReconnectBackoff(_peer: string): void {
+    // No back-off in memory.
+  }
+
   onPeerUnreachable(callback: (peer: string) => void): void {
     this.#unreachable.push(callback);
   }

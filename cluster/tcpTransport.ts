@@ -166,6 +166,18 @@ export class TcpTransport implements Transport {
     this.#requestHandlers.set(channel, handler);
   }
 
+  resetReconnectBackoff(peer: string): void {
+    const link = this.#links.get(peer);
+    if (link === undefined || this.#closed) return;
+    link.backoffMs = 0;
+    link.nextDialAtMs = 0;
+    if (link.dialTimer !== undefined) {
+      clearTimeout(link.dialTimer);
+      link.dialTimer = undefined;
+      if (link.queue.length > 0 && link.conns.length === 0) this.#ensureDial(link);
+    }
+  }
+
   onPeerUnreachable(callback: (peer: string) => void): void {
     this.#unreachableCallbacks.push(callback);
   }

@@ -40,6 +40,12 @@ export interface Transport {
   ): Promise<Uint8Array>;
   /** Registers the request handler of `channel` (one per channel). */
   onRequest(channel: string, handler: RequestHandler): void;
+  /**
+   * Forgets the reconnect back-off towards `peer` (membership learned it is back), so
+   * the next message dials at once instead of waiting out a back-off built while it
+   * was down.
+   */
+  resetReconnectBackoff(peer: string): void;
   /** Called when the last connection to a peer is lost or a dial to it fails. */
   onPeerUnreachable(callback: (peer: string) => void): void;
   /** Closes every connection and the listener; pending requests are rejected. */

@@ -8,7 +8,13 @@
  */
 
 import { type MembershipConfig, resolveMembershipConfig } from "../config.ts";
-import { decodePacket, encodePacket, MEMBERSHIP_CHANNEL, type NodeMetadata } from "../messages.ts";
+import {
+  decodePacket,
+  encodePacket,
+  MEMBERSHIP_CHANNEL,
+  type NodeMetadata,
+  type SwimMessage,
+} from "../messages.ts";
 import { encodeFrame } from "../frames.ts";
 import {
   type MemberInfo,
@@ -27,6 +33,8 @@ export interface MembershipSimOptions {
   latencyMaxMs?: number;
   /** Probability that a packet is lost. Default 0. */
   lossRate?: number;
+  /** Called for every packet sent (debugging a seed). */
+  trace?: (atMs: number, from: string, to: string, messages: readonly SwimMessage[]) => void;
 }
 
 /** An event observed by one node at a virtual time. */
@@ -78,6 +86,7 @@ export class MembershipSim {
   #lossRate: number;
   readonly #latencyMinMs: number;
   readonly #latencyMaxMs: number;
+  readonly #trace: MembershipSimOptions["trace"];
 
   /** Creates an empty simulated cluster. */
   constructor(options: MembershipSimOptions) {
@@ -86,6 +95,7 @@ export class MembershipSim {
     this.#lossRate = options.lossRate ?? 0;
     this.#latencyMinMs = options.latencyMinMs ?? 1;
     this.#latencyMaxMs = options.latencyMaxMs ?? 5;
+    this.#trace = options.trace;
   }
 
   /** Starts a node that joins through `seeds`. */
@@ -243,6 +253,7 @@ export class MembershipSim {
       this.events.push({ atMs: this.nowMs, observer: node.id, event });
     }
     for (const packet of out.packets) {
+      this.#trace?.(this.nowMs, node.id, packet.to, packet.messages);
       const bytes = encodePacket(packet.messages);
       // Count what the TCP transport puts on the wire: prefix + [kind, channel, payload].
       const wireBytes = encodeFrame([0, MEMBERSHIP_CHANNEL, bytes]).byteLength;

@@ -7,7 +7,7 @@
 import { ok as assert, strictEqual as assertEquals } from "node:assert/strict";
 import { allSee, allSeeAllAlive, MembershipSim, simIds } from "./membershipSim.ts";
 
-const SEEDS = [1, 2, 3];
+const SEEDS = [1, 2, 3, 19, 20, 22, 26];
 
 function startCluster(sim: MembershipSim, ids: string[], staggerMs = 100): void {
   const seeds = ids.slice(0, 2);
@@ -57,6 +57,13 @@ Deno.test("sim: 5 nodes, a crashed node is declared dead by all, restart makes i
     const backIn = sim.runUntil(() => allSeeAllAlive(sim, ids), 10_000);
     assert(backIn !== undefined, `seed ${seed}: restarted node not alive everywhere in 10 s`);
     assert(sim.view(others[0]).find((m) => m.id === victim)!.incarnation > 1);
+    // A probe that was in flight before the restart must not accuse the new incarnation.
+    const since = sim.nowMs;
+    sim.runFor(20_000);
+    const late = sim.events.filter((e) =>
+      e.atMs >= since && (e.event.kind === "suspect" || e.event.kind === "dead")
+    );
+    assertEquals(late.length, 0, `seed ${seed}: suspicion after the restart`);
   }
 });
 

@@ -93,7 +93,16 @@ if (import.meta.main) {
         const explained = windows.some((w) =>
           w.id === member && l.atMs >= w.fromMs && l.atMs <= w.toMs
         );
-        if (!explained) l.fields.event === "member.dead" ? falseDead++ : falseSuspect++;
+        if (explained) continue;
+        l.fields.event === "member.dead" ? falseDead++ : falseSuspect++;
+        const last = windows.filter((w) => w.fromMs <= l.atMs).at(-1);
+        console.error(
+          `false ${String(l.fields.event)} by ${p.name} about ${member} (${
+            String(l.fields.previous)
+          }, by ${String(l.fields.accuser)}, inc ${String(l.fields.incarnation)}) ${
+            last ? `${l.atMs - last.toMs} ms after cycle of ${last.id} ended` : "before any kill"
+          }`,
+        );
       }
     }
     console.log(JSON.stringify({
