@@ -292,7 +292,10 @@ export class Session implements ConnectionEvents {
     if (this.phase === "closed") return;
     if (this.version === 5 && this.phase === "connected") {
       this.conn.write(
-        encodeDisconnect(reasonCode, this.problemInformation ? { reasonString: reason } : null),
+        this.fitToClient(
+          encodeDisconnect(reasonCode, this.problemInformation ? { reasonString: reason } : null),
+          () => encodeDisconnect(reasonCode, null),
+        ),
       );
     }
     this.end(why);
@@ -331,19 +334,28 @@ export class Session implements ConnectionEvents {
     this.pauseReading(PAUSE_ACKS);
   }
 
+  /**
+   * The client's Maximum Packet Size applies to everything we send: a packet
+   * with a reason string that is too large is sent without it (MQTT 5 3.1.2.25).
+   */
+  fitToClient(packet: Uint8Array, stripped: () => Uint8Array): Uint8Array {
+    return this.clientMaxPacketBytes > 0 && packet.length > this.clientMaxPacketBytes
+      ? stripped()
+      : packet;
+  }
+
   /** Writes a v5 PUBACK/PUBREC with an error reason code (or a plain v3 ack). */
   ackWithCode(type: 4 | 5, packetId: number, reasonCode: number, reason: string): void {
     const v = this.version ?? 4;
-    this.ack(
-      encodeAck(
-        type,
-        v,
-        packetId,
-        v === 5 ? reasonCode : 0,
-        this.problemInformation && v === 5 ? { reasonString: reason } : null,
-      ),
-      null,
+    const code = v === 5 ? reasonCode : 0;
+    const full = encodeAck(
+      type,
+      v,
+      packetId,
+      code,
+      this.problemInformation && v === 5 ? { reasonString: reason } : null,
     );
+    this.ack(this.fitToClient(full, () => encodeAck(type, v, packetId, code)), null);
   }
 
   onFrameError(error: FrameError): void {
@@ -366,8 +378,12 @@ export class Session implements ConnectionEvents {
   onDrain(): void {
     this.congested = false;
     this.slow = false;
-    this.releasePublishers();
-    this.out?.pump();
+    try {
+      this.releasePublishers();
+      this.out?.pump();
+    } catch (err) {
+      this.fail(err);
+    }
   }
 
   private pauseReading(reason: number): void {

@@ -294,3 +294,12 @@ Deno.test("v5: DISCONNECT may change a non-zero session expiry; 0 ends the sessi
   assertEquals(h.dist.routeCount(), 0);
   await h.close();
 });
+
+Deno.test("v5: reason strings are dropped when they would exceed the client's maximum packet size", async () => {
+  const h = new Harness();
+  const c = await h.connected("c", 5, { properties: { maximumPacketSize: 8 } });
+  c.publish("secret/x", "no", { qos: 1 });
+  const ack = await c.next("puback");
+  assertEquals([ack.reasonCode, ack.properties?.reasonString], [0x87, undefined]);
+  await h.close();
+});
