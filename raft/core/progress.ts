@@ -21,6 +21,10 @@ export class Progress {
   snapshotTicks = 0;
   /** Heard from during the current check-quorum period. */
   recentActive = false;
+  /** Heartbeat responses in a row with a full window and no progress. */
+  stalledHeartbeats = 0;
+  /** Match at the previous heartbeat response (stall detection). */
+  matchAtHeartbeat = -1;
   /** Newest leader tick echoed by this follower's heartbeat responses (lease). */
   lastHeartbeatAckTick = -1;
   /** Probe state: an append was sent and no answer arrived yet. */

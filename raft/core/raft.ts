@@ -675,9 +675,16 @@ export class Raft {
         pr.recentActive = true;
         pr.msgAppFlowPaused = false;
         if (pr.state === ProgressState.Replicate && pr.inflights.full()) {
-          // The window may be stuck on a lost append or response: probe with
-          // an empty append (at most one per heartbeat) to resynchronise.
-          this.#sendEmptyAppendProbe(m.from);
+          // The window may be stuck on a lost append or response. If the
+          // match did not move for two heartbeat responses, probe with an
+          // empty append to resynchronise (not earlier: under reordering a
+          // probe can overtake the append and cost a round of probing).
+          pr.stalledHeartbeats = pr.match === pr.matchAtHeartbeat ? pr.stalledHeartbeats + 1 : 0;
+          pr.matchAtHeartbeat = pr.match;
+          if (pr.stalledHeartbeats >= 2) {
+            pr.stalledHeartbeats = 0;
+            this.#sendEmptyAppendProbe(m.from);
+          }
         } else if (pr.match < this.raftLog.lastIndex() || pr.state === ProgressState.Probe) {
           this.#sendAppend(m.from);
         }
