@@ -71,9 +71,13 @@ export interface SimOptions {
   readonly traceMessages?: boolean;
   /** Ticks of the safety phase. Default 1000. */
   readonly safetyTicks?: number;
-  /** Ticks the liveness phase may take to elect a leader and commit on every voter. Default 400. */
+  /** Ticks the liveness phase may take to elect a leader and commit on a quorum. Default 400. */
   readonly livenessBudgetTicks?: number;
+  /** Further ticks for every member to apply that entry. Default 3000. */
+  readonly catchUpBudgetTicks?: number;
   readonly bugs?: SimBugs;
+  /** Receives the client history before it is checked (for debugging a violation). */
+  readonly onHistory?: (history: readonly KvOperation[]) => void;
   /**
    * Index (and term) of the bootstrap snapshot that lists the initial voters.
    * Default 1 (`bootstrapSnapshot` of raft/core): a replica added later must
@@ -242,6 +246,8 @@ class Simulation {
   };
   now = 0;
   faultsOn = true;
+  /** Whether clients issue new requests (off while replicas catch up at the end). */
+  clientsOn = true;
   #nextReplicaNo = 1;
   /** Client state. */
   readonly #clientSeq: number[] = [];
@@ -813,7 +819,7 @@ class Simulation {
     for (const r of [...this.replicas.values()]) {
       if (r.destroyAt !== null && this.now >= r.destroyAt) this.#destroy(r);
     }
-    for (let c = 0; c < this.params.clients; c++) this.#clientStep(c);
+    if (this.clientsOn) { for (let c = 0; c < this.params.clients; c++) this.#clientStep(c); }
     for (const r of this.live()) r.raw!.tick();
     for (const r of this.live()) this.#drain(r);
     for (const m of this.net.due(this.now)) {
@@ -832,8 +838,14 @@ class Simulation {
     this.checker.checkCommittedDurable(durable);
   }
 
-  /** Heals everything and waits for a leader that commits a fresh entry on every voter. */
-  liveness(budgetTicks: number): string | null {
+  /**
+   * Heals everything; then within `budgetTicks` a leader must get a fresh
+   * entry applied on a quorum of its voters, and within `catchUpTicks` more
+   * every member must apply it (slow parameter mixes — one message in
+   * flight, 64 B messages, no snapshots — need hundreds of ticks to catch a
+   * new replica up from the start of the log).
+   */
+  liveness(budgetTicks: number, catchUpTicks: number): string | null {
     this.faultsOn = false;
     this.net.healAll();
     this.net.faults = { dropRate: 0, duplicateRate: 0, minDelayTicks: 1, maxDelayTicks: 1 };
@@ -846,11 +858,21 @@ class Simulation {
     this.trace("liveness phase: healed, all replicas up");
     const start = this.now;
     let marker: { index: number } | null = null;
-    while (this.now - start < budgetTicks) {
+    const appliedOn = (ids: readonly ReplicaId[]) =>
+      ids.filter((v) => {
+        const r = this.replicas.get(v);
+        return r !== undefined && r.raw !== null && r.applied >= marker!.index;
+      }).length;
+    let quorumAt: number | null = null;
+    while (this.now - start < budgetTicks + catchUpTicks) {
       this.step();
       const leader = this.leader();
-      if (leader === null) continue;
+      if (leader === null) {
+        if (quorumAt === null && this.now - start >= budgetTicks) break;
+        continue;
+      }
       if (marker === null) {
+        if (this.now - start >= budgetTicks) break;
         try {
           const pos = leader.raw!.propose(new Uint8Array(0));
           if (pos !== null) marker = { index: pos.index };
@@ -859,14 +881,24 @@ class Simulation {
         }
         continue;
       }
-      const voters = [...leader.confState.voters, ...leader.confState.votersOutgoing];
-      const done = voters.every((v) => {
-        const r = this.replicas.get(v);
-        return r !== undefined && r.raw !== null && r.applied >= marker!.index;
-      });
-      if (done) {
-        this.trace(`liveness: leader ${leader.id}, entry ${marker.index} applied on every voter`);
-        return null;
+      const c = leader.confState;
+      if (quorumAt === null) {
+        const halves = [c.voters, c.votersOutgoing].filter((h) => h.length > 0);
+        if (halves.every((h) => appliedOn(h) > h.length / 2)) {
+          quorumAt = this.now;
+          // Quiesce the clients so that catching up is bounded by the log length.
+          this.clientsOn = false;
+          this.trace(`liveness: leader ${leader.id}, entry ${marker.index} applied on a quorum`);
+        } else if (this.now - start >= budgetTicks) {
+          break;
+        }
+      }
+      if (quorumAt !== null) {
+        const all = [...members(c)];
+        if (appliedOn(all) === all.length) {
+          this.trace(`liveness: entry ${marker.index} applied on every member`);
+          return null;
+        }
       }
     }
     const leader = this.leader();
@@ -878,19 +910,23 @@ class Simulation {
           `conf ${JSON.stringify(st.confState)} progress ${JSON.stringify(st.progress)}`,
       );
     }
+    if (quorumAt !== null) {
+      return `liveness: entry ${
+        marker!.index
+      } committed at tick ${quorumAt} but not applied on every member ${catchUpTicks} ticks later`;
+    }
     return `liveness: within ${budgetTicks} ticks after healing, ${
       leader === null
         ? "no leader was elected"
-        : `leader ${leader.id} did not get entry ${
-          marker?.index ?? "(none)"
-        } applied on every voter`
+        : `leader ${leader.id} did not get entry ${marker?.index ?? "(none)"} applied on a quorum`
     }`;
   }
 
   /** Lets clients finish, then checks convergence and linearizability. */
   finish(): { violation: string | null; inconclusive: boolean } {
+    // No new requests from here on; every request issued is in the history.
+    this.clientsOn = false;
     for (let i = 0; i < this.params.opTimeoutTicks + 5 && this.#pending.size > 0; i++) this.step();
-    for (const [c, op] of this.#pending) this.#giveUp(c, op, "run ended");
     // Every live member that applied as far as the leader holds the same state.
     const leader = this.leader();
     if (leader !== null) {
@@ -901,6 +937,9 @@ class Simulation {
         if (!lagging) break;
         this.step();
       }
+    }
+    for (const [c, op] of this.#pending) this.#giveUp(c, op, "run ended");
+    if (leader !== null) {
       const states = new Map<string, string>();
       for (const r of this.live()) {
         if (!members(leader.confState).has(r.id) || r.applied !== leader.applied) continue;
@@ -933,6 +972,7 @@ class Simulation {
       // (equivalent to an outcome-unknown write linearized after everything).
     }
     this.stats.historyOps = history.length;
+    this.opts.onHistory?.(history);
     const r = checkOperations(kvModel, history, { maxStepsPerPartition: 2_000_000 });
     this.stats.linearizabilitySteps = r.steps;
     if (r.verdict === "illegal") {
@@ -969,7 +1009,7 @@ export function runSimulation(opts: SimOptions): SimResult {
     sim = new Simulation(opts);
     const safetyTicks = opts.safetyTicks ?? 1000;
     for (let i = 0; i < safetyTicks; i++) sim.step();
-    const live = sim.liveness(opts.livenessBudgetTicks ?? 400);
+    const live = sim.liveness(opts.livenessBudgetTicks ?? 400, opts.catchUpBudgetTicks ?? 3000);
     if (live !== null) {
       return { seed: opts.seed, violation: live, inconclusive: false, stats: sim.stats };
     }
