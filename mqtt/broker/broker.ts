@@ -29,6 +29,7 @@ import type {
 } from "../session/context.ts";
 import { messagePropertiesOf } from "../session/publishIn.ts";
 import { Session } from "../session/session.ts";
+import { markSlow } from "../session/backpressure.ts";
 import type { ConnectionHandler } from "../transport/types.ts";
 import type { MqttBrokerOptions } from "./options.ts";
 import { Router } from "./router.ts";
@@ -225,7 +226,7 @@ class BrokerCore implements BrokerContext {
         continue;
       }
       if (s.congested && !s.slow && now - s.congestedSinceMs > this.options.slowSubscriberMs) {
-        s.markSlow();
+        markSlow(s);
       }
     }
     for (const [key, w] of this.pendingWills) {

@@ -13,6 +13,7 @@ import { encodeAck } from "../codec/encode.ts";
 import { ReasonCode } from "../codec/types.ts";
 import { encodeOutgoingPublish, PublishEncodingCache } from "./publishEncoding.ts";
 import type { Session } from "./session.ts";
+import { holdPublisher, markCongested } from "./backpressure.ts";
 
 interface InflightEntry {
   /** Inbox seq (persistent) or 0 (transient). */
@@ -105,7 +106,7 @@ export class Outbound {
         }
       }
       this.sendPublish(cache, 0, retain, subscriptionIds, 0, false);
-      if (s.congested && publisher !== null) s.holdPublisher(publisher);
+      if (s.congested && publisher !== null) holdPublisher(s, publisher);
       return;
     }
     const m = cache.message;
@@ -124,7 +125,7 @@ export class Outbound {
       q.shift();
     }
     q.push({ message: m, qos, retain, subscriptionIds });
-    if (s.congested && publisher !== null) s.holdPublisher(publisher);
+    if (s.congested && publisher !== null) holdPublisher(s, publisher);
   }
 
   private sendTransient(item: QueuedItem, cache: PublishEncodingCache | null): void {
@@ -195,7 +196,7 @@ export class Outbound {
     }
     if (sendTopicWithAlias) this.aliases!.set(m.topic, topicAlias);
     c.publishesOut++;
-    if (!s.conn.write(bytes)) s.markCongested();
+    if (!s.conn.write(bytes)) markCongested(s);
     return true;
   }
 
@@ -375,7 +376,7 @@ export class Outbound {
       if (e.state === "released") {
         const id = packetIdForSeq(e.seq);
         this.track().set(id, { seq: e.seq, qos: 2, released: true });
-        if (!s.conn.write(encodeAck(6, s.version ?? 4, id))) s.markCongested();
+        if (!s.conn.write(encodeAck(6, s.version ?? 4, id))) markCongested(s);
         continue;
       }
       const cache = new PublishEncodingCache(e.message, now);

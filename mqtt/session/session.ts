@@ -39,14 +39,16 @@ import { handlePublish, handlePubrel } from "./publishIn.ts";
 import { handleSubscribe, handleUnsubscribe } from "./subscribe.ts";
 import type { Outbound } from "./outbound.ts";
 import { sessionEnded } from "./sessionEnd.ts";
+import {
+  PAUSE_ACKS,
+  PAUSE_BACKLOG,
+  pauseReading,
+  releasePublishers,
+  resumeReading,
+} from "./backpressure.ts";
 
 /** Packets held while an asynchronous step runs before reading pauses. */
 export const MAX_BACKLOG_PACKETS = 32;
-
-const PAUSE_BACKLOG = 1;
-const PAUSE_ACKS = 2;
-/** Publishers one congested subscriber may hold paused at once. */
-export const MAX_BLOCKED_PUBLISHERS = 1024;
 
 /** Why a session ended; decides the will and the v5 DISCONNECT sent. */
 export type EndReason =
@@ -99,12 +101,12 @@ export class Session implements ConnectionEvents {
   /** Last topic published on this connection (allocated at the first PUBLISH). */
   topicCache: TopicCache | null = null;
   private busy = false;
-  /** Why reading is paused: bit set of PAUSE_* reasons. */
-  private pauseMask = 0;
+  /** Why reading is paused: bit set of PAUSE_* reasons (see backpressure.ts). */
+  pauseMask = 0;
   /** Congested subscribers currently holding this publisher's reading. */
-  private holds = 0;
+  holds = 0;
   /** Publishers paused because this (congested) subscriber could not keep up. */
-  private blockedPublishers: Set<Session> | null = null;
+  blockedPublishers: Set<Session> | null = null;
   /** When the connection last became congested (ms), for the slow-subscriber limit. */
   congestedSinceMs = 0;
   /** Congested for longer than `slowSubscriberMs`: QoS 0 to it is dropped, publishers not held. */
@@ -127,7 +129,7 @@ export class Session implements ConnectionEvents {
     this.lastRxMs = this.ctx.nowMs();
     if (this.busy) {
       (this.backlog ??= []).push(packet);
-      if (this.backlog.length >= MAX_BACKLOG_PACKETS) this.pauseReading(PAUSE_BACKLOG);
+      if (this.backlog.length >= MAX_BACKLOG_PACKETS) pauseReading(this, PAUSE_BACKLOG);
       return;
     }
     this.process(packet);
@@ -233,7 +235,7 @@ export class Session implements ConnectionEvents {
     while (b !== null && b.length > 0 && !this.busy && this.phase !== "closed") {
       this.process(b.shift()!);
     }
-    if (!this.busy) this.resumeReading(PAUSE_BACKLOG);
+    if (!this.busy) resumeReading(this, PAUSE_BACKLOG);
   }
 
   /** Handles an error thrown by a packet handler: protocol errors close cleanly. */
@@ -316,7 +318,7 @@ export class Session implements ConnectionEvents {
     const prev = this.ackChain ?? Promise.resolve();
     const next: Promise<void> = prev.then(() => waitFor).then(() => {
       this.pendingAcks--;
-      if (this.pendingAcks * 2 < this.ctx.options.receiveMaximum) this.resumeReading(PAUSE_ACKS);
+      if (this.pendingAcks * 2 < this.ctx.options.receiveMaximum) resumeReading(this, PAUSE_ACKS);
       if (this.phase !== "closed") {
         this.conn.write(typeof packet === "function" ? packet() : packet);
       }
@@ -331,7 +333,7 @@ export class Session implements ConnectionEvents {
 
   /** A v3 publisher has too many unacknowledged QoS 1/2 messages: stop reading it. */
   pauseForAcks(): void {
-    this.pauseReading(PAUSE_ACKS);
+    pauseReading(this, PAUSE_ACKS);
   }
 
   /**
@@ -379,61 +381,11 @@ export class Session implements ConnectionEvents {
     this.congested = false;
     this.slow = false;
     try {
-      this.releasePublishers();
+      releasePublishers(this);
       this.out?.pump();
     } catch (err) {
       this.fail(err);
     }
-  }
-
-  private pauseReading(reason: number): void {
-    const was = this.pauseMask !== 0 || this.holds > 0;
-    this.pauseMask |= reason;
-    if (!was && this.phase !== "closed") this.conn.pause();
-  }
-
-  private resumeReading(reason: number): void {
-    if ((this.pauseMask & reason) === 0) return;
-    this.pauseMask &= ~reason;
-    if (this.pauseMask === 0 && this.holds === 0 && this.phase !== "closed") this.conn.resume();
-  }
-
-  /** The write that made this connection congested (write() returned false). */
-  markCongested(): void {
-    if (this.congested) return;
-    this.congested = true;
-    this.congestedSinceMs = this.ctx.nowMs();
-  }
-
-  /**
-   * Backpressure: `publisher` sent a message this congested subscriber could
-   * not take at once; stop reading the publisher until this one drains (or
-   * turns slow). Bounded by {@link MAX_BLOCKED_PUBLISHERS}.
-   */
-  holdPublisher(publisher: Session): void {
-    if (publisher === this || this.slow || publisher.phase === "closed") return;
-    const set = this.blockedPublishers ??= new Set();
-    if (set.has(publisher) || set.size >= MAX_BLOCKED_PUBLISHERS) return;
-    set.add(publisher);
-    publisher.holds++;
-    if (publisher.holds === 1 && publisher.pauseMask === 0) publisher.conn.pause();
-  }
-
-  /** Lets every held publisher read again. */
-  releasePublishers(): void {
-    const set = this.blockedPublishers;
-    if (set === null || set.size === 0) return;
-    this.blockedPublishers = null;
-    for (const p of set) {
-      p.holds--;
-      if (p.holds === 0 && p.pauseMask === 0 && p.phase !== "closed") p.conn.resume();
-    }
-  }
-
-  /** Congested for too long: stop holding publishers, drop QoS 0 to it instead. */
-  markSlow(): void {
-    this.slow = true;
-    this.releasePublishers();
   }
 
   onClose(): void {

@@ -14,12 +14,13 @@
  * @module
  */
 import type { EndReason, Session } from "./session.ts";
+import { releasePublishers } from "./backpressure.ts";
 
 /** Cleans up after `s` ended; `wasConnected` = CONNACK had been sent. */
 export function sessionEnded(s: Session, reason: EndReason, wasConnected: boolean): void {
   const ctx = s.ctx;
   s.out?.dispose();
-  s.releasePublishers();
+  releasePublishers(s);
   if (ctx.connections.get(s.conn.id) === s) ctx.connections.delete(s.conn.id);
   if (!wasConnected) return; // connect.ts undoes a half-done CONNECT itself
   ctx.counters.connections--;
