@@ -218,7 +218,10 @@ export async function startClusterNode(
       if (closed) return;
       apply(core.leave(Date.now()));
       log.info("cluster.leaving", { member: transport.localId });
-      const deadline = Date.now() + config.leavePropagateMs;
+      const anyoneToTell = core.members().some((m) =>
+        m.id !== core.selfId && (m.state === "alive" || m.state === "suspect")
+      );
+      const deadline = Date.now() + (anyoneToTell ? config.leavePropagateMs : 0);
       while (Date.now() < deadline && core.pendingBroadcasts > 0) {
         await new Promise((r) => setTimeout(r, config.gossipIntervalMs));
       }

@@ -6,6 +6,7 @@
 
 import { ok as assert, strictEqual as assertEquals } from "node:assert/strict";
 import { allSee, allSeeAllAlive, MembershipSim, simIds } from "./membershipSim.ts";
+import { measure } from "./report.ts";
 
 const SEEDS = [1, 2, 3, 19, 20, 22, 26];
 
@@ -144,4 +145,17 @@ Deno.test("sim: a graceful leave is seen as left by all", () => {
   const seen = sim.runUntil(() => allSee(sim, others, leaver, "left"), 10_000);
   assert(seen !== undefined, "leave not seen by all");
   assertEquals(deadDeclaredAbout(sim, others), 0);
+});
+
+Deno.test("sim: steady-state gossip bytes per node (printed) stay small", () => {
+  for (const n of [5, 20]) {
+    const r = measure(n, 3);
+    console.log(
+      `${n} nodes: ${r.steadyBytesPerSecPerNode} B/s per node, detect p50 ${
+        Math.round(r.detectP50Ms)
+      } ms`,
+    );
+    assert(r.steadyBytesPerSecPerNode < 100 * n, `${n} nodes: ${r.steadyBytesPerSecPerNode} B/s`);
+    assertEquals(r.falseDeaths, 0);
+  }
 });
