@@ -366,3 +366,13 @@ for (const v of [4, 5] as const) {
     await h.close();
   });
 }
+
+Deno.test("a store failure during CONNECT gets CONNACK server unavailable, not a silent close", async () => {
+  const h = new Harness();
+  h.inbox.get = () => Promise.reject(new Error("disk on fire"));
+  const a = h.client(4);
+  assertEquals((await a.connect("x")).returnCode, 3);
+  const b = h.client(5);
+  assertEquals((await b.connect("y")).reasonCode, 0x88);
+  await h.close();
+});

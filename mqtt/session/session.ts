@@ -268,6 +268,17 @@ export class Session implements ConnectionEvents {
       return;
     }
     this.ctx.log.warn("session.internal_error", { clientId: this.clientId, error: err });
+    if (this.phase === "connecting" && this.version !== null) {
+      // CONNECT could not complete (e.g. a store failed): tell the client to retry later.
+      const v5 = this.version === 5;
+      this.ctx.counters.connectsRejected++;
+      this.conn.write(
+        encodeConnack(this.version, false, v5 ? ReasonCode.SERVER_UNAVAILABLE : 3, null),
+      );
+      this.end("protocol-error");
+      this.conn.end();
+      return;
+    }
     this.disconnectWith(
       ReasonCode.IMPLEMENTATION_SPECIFIC_ERROR,
       "internal error",
