@@ -16,7 +16,7 @@
  */
 
 import { BOOTSTRAP_INDEX, bootstrapSnapshot } from "../core/bootstrap.ts";
-import { defaultRaftConfig, type RaftConfig, seededRandom } from "../core/config.ts";
+import { defaultRaftConfig, seededRandom } from "../core/config.ts";
 import { decodeConfChange } from "../core/confChangeCodec.ts";
 import { ConfChangeError, NotLeaderError, ProposalDroppedError } from "../core/errors.ts";
 import { RawNode } from "../core/rawNode.ts";
@@ -37,17 +37,13 @@ import {
 } from "../storage/logStorage.ts";
 import { EMPTY_CONF_STATE } from "../storage/memoryLogStore.ts";
 import { SimDisk } from "./disk.ts";
-import { decodeCommand, encodeCommand, type KvCommand, KvStateMachine } from "./kv.ts";
-import {
-  checkOperations,
-  formatHistory,
-  type KvInput,
-  kvModel,
-  type KvOperation,
-} from "./linearizability.ts";
+import { decodeCommand, KvStateMachine } from "./kv.ts";
+import { checkOperations, formatHistory, kvModel, type KvOperation } from "./linearizability.ts";
 import { SimNetwork } from "./network.ts";
 import { Rng } from "./rng.ts";
 import { SafetyChecker, SafetyViolation } from "./safety.ts";
+import { chooseParams, type SimParams } from "./params.ts";
+import { ClientWorkload } from "./workload.ts";
 
 /** The Raft group every simulated replica belongs to. */
 export const SIM_GROUP = "sim/0";
@@ -122,77 +118,6 @@ export interface SimResult {
   readonly stats: SimStats;
 }
 
-/** Per-seed parameters ("swarm testing": each seed stresses a different mix). */
-interface SimParams {
-  initialVoters: number;
-  maxMembers: number;
-  clients: number;
-  keys: number;
-  raft: Partial<RaftConfig>;
-  dropRate: number;
-  duplicateRate: number;
-  maxDelayTicks: number;
-  crashPerTick: number;
-  crashMidPersist: number;
-  restartPerTick: number;
-  partitionPerTick: number;
-  healPerTick: number;
-  confChangePerTick: number;
-  transferPerTick: number;
-  snapshotPerTick: number;
-  opTimeoutTicks: number;
-}
-
-function chooseParams(rng: Rng): SimParams {
-  const initialVoters = rng.range(3, 5);
-  const checkQuorum = rng.chance(0.8);
-  return {
-    initialVoters,
-    maxMembers: rng.range(initialVoters, 7),
-    clients: rng.range(2, 5),
-    keys: rng.range(1, 3),
-    raft: {
-      electionTicks: 10,
-      heartbeatTicks: 1,
-      preVote: rng.chance(0.8),
-      checkQuorum,
-      readOnlyOption: checkQuorum && rng.chance(0.3) ? "lease-based" : "safe",
-      maxSizePerMsgBytes: rng.pick([64, 512, 1 << 20]),
-      maxInflightMsgs: rng.pick([1, 4, 256]),
-      maxInflightBytes: rng.pick([256, 16 << 20]),
-      maxSnapshotChunkBytes: rng.pick([32, 256, 1 << 20]),
-      snapshotTimeoutTicks: 50,
-      disableProposalForwarding: rng.chance(0.5),
-    },
-    dropRate: rng.pick([0, 0.01, 0.05, 0.15]),
-    duplicateRate: rng.pick([0, 0.02, 0.1]),
-    maxDelayTicks: rng.pick([1, 2, 4, 8]),
-    crashPerTick: rng.pick([0, 0.002, 0.01]),
-    crashMidPersist: rng.pick([0, 0.002, 0.01]),
-    restartPerTick: rng.pick([0.02, 0.1]),
-    partitionPerTick: rng.pick([0, 0.005, 0.02]),
-    healPerTick: rng.pick([0.01, 0.05]),
-    confChangePerTick: rng.pick([0, 0.005, 0.02]),
-    transferPerTick: rng.pick([0, 0.003, 0.01]),
-    snapshotPerTick: rng.pick([0, 0.01, 0.05]),
-    opTimeoutTicks: 60,
-  };
-}
-
-/** A client request in progress. */
-interface PendingOp {
-  readonly client: number;
-  readonly seq: number;
-  readonly input: KvInput;
-  readonly callTick: number;
-  /** Replica the client talks to. */
-  readonly replica: ReplicaId;
-  /** "log": waits for the command to be applied; "read": waits for a read index. */
-  readonly path: "log" | "read";
-  /** Read path: the read index once known. */
-  readIndex: number | null;
-}
-
 interface Replica {
   readonly id: ReplicaId;
   readonly disk: SimDisk;
@@ -210,10 +135,6 @@ interface Replica {
 
 function members(c: ConfState): Set<ReplicaId> {
   return new Set([...c.voters, ...c.learners, ...c.votersOutgoing, ...c.learnersNext]);
-}
-
-function ctxOf(client: number, seq: number): Uint8Array {
-  return new TextEncoder().encode(`read:${client}:${seq}`);
 }
 
 /** One simulation run; use {@link runSimulation}. */
@@ -249,16 +170,7 @@ class Simulation {
   /** Whether clients issue new requests (off while replicas catch up at the end). */
   clientsOn = true;
   #nextReplicaNo = 1;
-  /** Client state. */
-  readonly #clientSeq: number[] = [];
-  readonly #clientHint: (ReplicaId | null)[] = [];
-  readonly #clientIdleUntil: number[] = [];
-  readonly #pending = new Map<number, PendingOp>();
-  /** Ops that ended without an answer: resolved from `firstApply` at the end. */
-  readonly #unanswered: PendingOp[] = [];
-  readonly #history: KvOperation[] = [];
-  /** "client/seq" → tick and result of the first apply anywhere. */
-  readonly #firstApply = new Map<string, { tick: number; result: string | null }>();
+  readonly workload: ClientWorkload;
   /** Indexes of conf changes already acted upon. */
   readonly #confApplied = new Set<number>();
   /** Snapshot chunks in flight: "from>to" → whether one was lost. */
@@ -267,6 +179,17 @@ class Simulation {
   constructor(readonly opts: SimOptions) {
     this.rng = new Rng(opts.seed);
     this.params = chooseParams(this.rng);
+    this.workload = new ClientWorkload(
+      this.rng,
+      {
+        clients: this.params.clients,
+        keys: this.params.keys,
+        opTimeoutTicks: this.params.opTimeoutTicks,
+        ackBeforeCommit: opts.bugs?.ackBeforeCommit === true,
+      },
+      this.stats,
+      opts.trace ? (line) => this.trace(line) : null,
+    );
     const p = this.params;
     this.net = new SimNetwork(this.rng.fork(), {
       dropRate: p.dropRate,
@@ -286,11 +209,6 @@ class Simulation {
       disk.write([{ groupId: SIM_GROUP, snapshot }]);
       disk.sync();
       this.#addReplica(id, disk);
-    }
-    for (let c = 0; c < p.clients; c++) {
-      this.#clientSeq.push(0);
-      this.#clientHint.push(null);
-      this.#clientIdleUntil.push(0);
     }
     this.trace(
       `seed ${opts.seed}: voters [${voters.join(", ")}], params ${
@@ -352,9 +270,7 @@ class Simulation {
     r.raw = null;
     r.isLeader = false;
     r.disk.crash();
-    for (const [c, op] of this.#pending) {
-      if (op.replica === r.id) this.#giveUp(c, op, "replica crashed");
-    }
+    this.workload.onCrash(r.id, this.now);
   }
 
   #destroy(r: Replica): void {
@@ -448,10 +364,10 @@ class Simulation {
       this.#apply(r, raw, e);
       if (r.raw === null) return;
     }
-    for (const rs of rd.readStates) this.#onReadState(r, rs.index, rs.requestCtx);
+    for (const rs of rd.readStates) this.workload.onReadState(r.id, rs.index, rs.requestCtx);
     // 4. Advance.
     raw.advance(rd);
-    this.#answerReads(r);
+    this.workload.answerReads(r.id, r.applied, (key) => r.kv.get(key), this.now);
   }
 
   #sync(r: Replica): void {
@@ -508,14 +424,7 @@ class Simulation {
     const cmd = decodeCommand(e.data);
     const result = r.kv.apply(cmd);
     if (!result.applied) return; // a duplicate (re-proposed or re-delivered) command
-    const key = `${cmd.client}/${cmd.seq}`;
-    if (!this.#firstApply.has(key)) {
-      this.#firstApply.set(key, { tick: this.now, result: result.value });
-    }
-    const op = this.#pending.get(cmd.client);
-    if (op !== undefined && op.seq === cmd.seq && op.path === "log" && op.replica === r.id) {
-      this.#complete(cmd.client, op, result.value);
-    }
+    this.workload.onApplied(r.id, cmd, result.value, this.now);
   }
 
   #onConfApplied(r: Replica, index: number, before: Set<ReplicaId>, after: ConfState): void {
@@ -536,112 +445,6 @@ class Simulation {
       const gone = this.replicas.get(id);
       if (!now.has(id) && gone !== undefined && gone.destroyAt === null) {
         gone.destroyAt = this.now + 3 * (this.params.raft.electionTicks ?? 10);
-      }
-    }
-  }
-
-  // ---- clients --------------------------------------------------------------
-
-  #clientStep(c: number): void {
-    if (this.#pending.has(c) || this.now < this.#clientIdleUntil[c]) return;
-    const live = this.live();
-    if (live.length === 0) return;
-    const hint = this.#clientHint[c];
-    const target = (hint !== null ? this.replicas.get(hint) : undefined) ?? this.rng.pick(live);
-    if (target.raw === null) {
-      this.#clientHint[c] = null;
-      return;
-    }
-    const seq = ++this.#clientSeq[c];
-    const key = `k${this.rng.int(this.params.keys)}`;
-    const roll = this.rng.int(100);
-    const input: KvInput = roll < 35
-      ? { op: "put", key, value: `${c}.${seq}` }
-      : roll < 60
-      ? { op: "append", key, value: `${c}.${seq};` }
-      : { op: "get", key };
-    const path = input.op === "get" && this.rng.chance(0.5) ? "read" : "log";
-    const op: PendingOp = {
-      client: c,
-      seq,
-      input,
-      callTick: this.now,
-      replica: target.id,
-      path,
-      readIndex: null,
-    };
-    try {
-      if (path === "read") {
-        target.raw.readIndex(ctxOf(c, seq));
-      } else {
-        const cmd: KvCommand = {
-          client: c,
-          seq,
-          op: input.op,
-          key,
-          value: input.op === "get" ? "" : input.value,
-        };
-        target.raw.propose(encodeCommand(cmd));
-      }
-    } catch (e) {
-      if (e instanceof NotLeaderError) {
-        this.#clientHint[c] = e.leaderHint;
-        return;
-      }
-      if (e instanceof ProposalDroppedError) {
-        this.#clientHint[c] = null;
-        return;
-      }
-      throw e;
-    }
-    this.#pending.set(c, op);
-    if (this.opts.bugs?.ackBeforeCommit && input.op !== "get" && target.isLeader) {
-      this.#complete(c, op, null);
-    }
-  }
-
-  #complete(c: number, op: PendingOp, value: string | null): void {
-    this.#pending.delete(c);
-    this.#clientHint[c] = op.replica;
-    this.#clientIdleUntil[c] = this.now + this.rng.int(4);
-    this.#history.push({
-      clientId: c,
-      input: op.input,
-      callTime: op.callTick,
-      output: { value: op.input.op === "get" ? value : null },
-      returnTime: this.now,
-    });
-    this.stats.opsCompleted++;
-  }
-
-  #giveUp(c: number, op: PendingOp, why: string): void {
-    this.#pending.delete(c);
-    this.#clientHint[c] = null;
-    this.#clientIdleUntil[c] = this.now + this.rng.int(4);
-    this.#unanswered.push(op);
-    this.stats.opsUnknown++;
-    if (this.opts.trace) this.trace(`client ${c} gives up on #${op.seq} at ${op.replica}: ${why}`);
-  }
-
-  #onReadState(r: Replica, index: number, ctx: Uint8Array): void {
-    const text = new TextDecoder().decode(ctx);
-    const m = /^read:(\d+):(\d+)$/.exec(text);
-    if (m === null) return;
-    const op = this.#pending.get(Number(m[1]));
-    if (op === undefined || op.seq !== Number(m[2]) || op.replica !== r.id || op.path !== "read") {
-      return;
-    }
-    op.readIndex = index;
-  }
-
-  #answerReads(r: Replica): void {
-    for (const [c, op] of this.#pending) {
-      if (
-        op.path === "read" && op.replica === r.id && op.readIndex !== null &&
-        r.applied >= op.readIndex
-      ) {
-        this.stats.readIndexReads++;
-        this.#complete(c, op, r.kv.get(op.input.key));
       }
     }
   }
@@ -819,7 +622,9 @@ class Simulation {
     for (const r of [...this.replicas.values()]) {
       if (r.destroyAt !== null && this.now >= r.destroyAt) this.#destroy(r);
     }
-    if (this.clientsOn) { for (let c = 0; c < this.params.clients; c++) this.#clientStep(c); }
+    if (this.clientsOn) {
+      this.workload.issue(this.now, this.live(), (id) => this.replicas.get(id));
+    }
     for (const r of this.live()) r.raw!.tick();
     for (const r of this.live()) this.#drain(r);
     for (const m of this.net.due(this.now)) {
@@ -830,9 +635,7 @@ class Simulation {
       this.#drain(r);
     }
     for (const r of this.live()) this.#maybeSnapshot(r);
-    for (const [c, op] of this.#pending) {
-      if (this.now - op.callTick > this.params.opTimeoutTicks) this.#giveUp(c, op, "timed out");
-    }
+    this.workload.expire(this.now);
     const durable = new Map<ReplicaId, GroupLogStorage>();
     for (const r of this.replicas.values()) durable.set(r.id, r.disk.durable.group(SIM_GROUP));
     this.checker.checkCommittedDurable(durable);
@@ -926,7 +729,9 @@ class Simulation {
   finish(): { violation: string | null; inconclusive: boolean } {
     // No new requests from here on; every request issued is in the history.
     this.clientsOn = false;
-    for (let i = 0; i < this.params.opTimeoutTicks + 5 && this.#pending.size > 0; i++) this.step();
+    for (let i = 0; i < this.params.opTimeoutTicks + 5 && this.workload.pendingCount > 0; i++) {
+      this.step();
+    }
     // Every live member that applied as far as the leader holds the same state.
     const leader = this.leader();
     if (leader !== null) {
@@ -938,7 +743,7 @@ class Simulation {
         this.step();
       }
     }
-    for (const [c, op] of this.#pending) this.#giveUp(c, op, "run ended");
+    this.workload.giveUpAll(this.now);
     if (leader !== null) {
       const states = new Map<string, string>();
       for (const r of this.live()) {
@@ -955,22 +760,7 @@ class Simulation {
         };
       }
     }
-    const history = this.#history.slice();
-    for (const op of this.#unanswered) {
-      const first = this.#firstApply.get(`${op.client}/${op.seq}`);
-      if (op.path === "log" && first !== undefined) {
-        // It took effect: no later than its first apply anywhere.
-        history.push({
-          clientId: op.client,
-          input: op.input,
-          callTime: op.callTick,
-          output: { value: op.input.op === "get" ? first.result : null },
-          returnTime: Math.max(first.tick, op.callTick),
-        });
-      }
-      // Never applied anywhere: it influenced no output, so it can be left out
-      // (equivalent to an outcome-unknown write linearized after everything).
-    }
+    const history = this.workload.history();
     this.stats.historyOps = history.length;
     this.opts.onHistory?.(history);
     const r = checkOperations(kvModel, history, { maxStepsPerPartition: 2_000_000 });
