@@ -75,11 +75,11 @@ export class Router {
       const rid = route.receiverId;
       const session = ctx.receivers.get(rid);
       if (rid.charCodeAt(0) === 115 /* "s": transient */ || qos === 0) {
-        if (session === undefined || session.out === null) {
+        if (session === undefined || session.phase !== "connected") {
           if (qos === 0 && rid.charCodeAt(0) !== 115) ctx.counters.droppedOffline++;
           return;
         }
-        session.out.deliver(cache, qos, retain, ids, publisher);
+        session.delivery().deliver(cache, qos, retain, ids, publisher);
         return;
       }
       (items ??= []).push({

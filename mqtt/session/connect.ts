@@ -126,8 +126,10 @@ export async function handleConnect(s: Session, p: ConnectPacket): Promise<void>
   s.tenant = auth.tenant;
   s.user = auth.user;
   s.keyString = `${auth.tenant}\u0000${clientId}`;
-  s.clientKey = { tenant: auth.tenant, clientId };
-  s.aclContext = { user: auth.user, clientId, tenant: auth.tenant };
+  // one object serves as both the store key and the ACL context
+  const ident = { tenant: auth.tenant, clientId, user: auth.user };
+  s.clientKey = ident;
+  s.aclContext = ident;
 
   const claim = await ctx.sessions.claim(s.clientKey, ctx.nodeId, s.conn.id);
   s.owner = claim.owner;
@@ -195,7 +197,7 @@ export async function handleConnect(s: Session, p: ConnectPacket): Promise<void>
     s.clientMaxPacketBytes = p.properties.maximumPacketSize ?? 0;
     s.clientTopicAliasMaximum = p.properties.topicAliasMaximum ?? 0;
   }
-  s.out = new Outbound(s, persistent);
+  if (persistent) s.out = new Outbound(s, true); // transient ones get theirs at first use
   s.phase = "connected";
   ctx.counters.connections++;
   ctx.counters.connectsAccepted++;
@@ -225,7 +227,7 @@ export async function handleConnect(s: Session, p: ConnectPacket): Promise<void>
     persistent,
     sessionPresent,
   });
-  s.out.pump();
+  s.out?.pump();
 }
 
 /** The connection closed while CONNECT was in progress: give back what it took. */

@@ -37,7 +37,7 @@ import type { AclContext, BrokerContext } from "./context.ts";
 import { handleConnect } from "./connect.ts";
 import { handlePublish, handlePubrel } from "./publishIn.ts";
 import { handleSubscribe, handleUnsubscribe } from "./subscribe.ts";
-import type { Outbound } from "./outbound.ts";
+import { Outbound } from "./outbound.ts";
 import { sessionEnded } from "./sessionEnd.ts";
 import {
   PAUSE_ACKS,
@@ -118,6 +118,11 @@ export class Session implements ConnectionEvents {
     this.lastRxMs = ctx.nowMs();
   }
 
+  /** The delivery state, created at the first use (idle connections stay small). */
+  delivery(): Outbound {
+    return this.out ??= new Outbound(this, this.persistent);
+  }
+
   /** Whether the session ended (a method, so checks after an await are not narrowed away). */
   isClosed(): boolean {
     return this.phase === "closed";
@@ -168,7 +173,7 @@ export class Session implements ConnectionEvents {
     if (this.phase !== "connected") {
       throw new MqttProtocolError(ReasonCode.PROTOCOL_ERROR, `${p.type} before CONNACK`);
     }
-    const out = this.out!;
+    const out = this.delivery();
     switch (p.type) {
       case "publish":
         handlePublish(this, p);

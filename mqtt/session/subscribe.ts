@@ -175,7 +175,7 @@ async function deliverRetained(
   for (const m of messages) {
     const qos = Math.min(m.qos, options.qos) as 0 | 1 | 2;
     if (qos === 0 || !s.persistent) {
-      s.out?.deliver(new PublishEncodingCache(m, now), qos, true, ids);
+      if (!s.isClosed()) s.delivery().deliver(new PublishEncodingCache(m, now), qos, true, ids);
       continue;
     }
     items.push({
