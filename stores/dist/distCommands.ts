@@ -6,7 +6,7 @@
  * @module
  */
 import type { DatabaseSync, SQLOutputValue, StatementSync } from "node:sqlite";
-import { StoreCorruptError } from "../sqlite/database.ts";
+import { StoreCorruptError, textColumn } from "../sqlite/database.ts";
 import type { QoS } from "../message.ts";
 import type { Route, RouteKey, RouteRemoval } from "./distStore.ts";
 import { parseSharedFilter, topicFilterError } from "./topicValidation.ts";
@@ -41,6 +41,10 @@ CREATE TABLE IF NOT EXISTS routes (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS routes_by_receiver ON routes (receiver_id);
 `;
+
+/** Key columns as read back: NUL-safe (receiver ids of inboxes contain U+0000). */
+const KEY_COLUMNS = "CAST(tenant AS BLOB) AS tenant, CAST(share_group AS BLOB) AS share_group, " +
+  "CAST(filter AS BLOB) AS filter, CAST(receiver_id AS BLOB) AS receiver_id";
 
 /** Throws a RangeError saying what is wrong with `route`, if anything. */
 export function validateRoute(route: Route): void {
@@ -87,9 +91,7 @@ function int(path: string, row: Record<string, SQLOutputValue>, col: string): nu
 }
 
 function str(path: string, row: Record<string, SQLOutputValue>, col: string): string {
-  const v = row[col];
-  if (typeof v !== "string") throw new StoreCorruptError(path, `routes.${col} is not text`);
-  return v;
+  return textColumn(path, row, col, "routes");
 }
 
 function rowToRoute(path: string, row: Record<string, SQLOutputValue>): Route {
@@ -149,13 +151,16 @@ export class DistStateMachine {
     this.#deleteByReceiverRange = db.prepare(
       `DELETE FROM routes WHERE receiver_id >= ? AND receiver_id < ?
          AND instr(substr(receiver_id, ?), ':') = 0
-       RETURNING tenant, share_group, filter, receiver_id`,
+       RETURNING ${KEY_COLUMNS}`,
     );
   }
 
   /** Every stored route (for rebuilding the index on open). */
   loadAll(): Route[] {
-    const rows = this.#db.prepare("SELECT * FROM routes").all();
+    const rows = this.#db.prepare(
+      `SELECT ${KEY_COLUMNS}, incarnation, qos, no_local, retain_as_published, retain_handling,
+         subscription_id FROM routes`,
+    ).all();
     return rows.map((r) => rowToRoute(this.#path, r));
   }
 

@@ -215,9 +215,15 @@ export function distStoreSuite(name: string, makeHarness: () => DistStoreHarness
     await s.addRoutes([
       route("a/+", "r1", { options: { ...OPTS, qos: 2, subscriptionId: 7, noLocal: true } }),
       route("a/#", "r2", { shareGroup: "g", incarnation: 3 }),
+      route("x", inboxReceiverId("t", "c\u0000d")),
     ]);
     await s.close();
     s = await h.open();
+    strictEqual(s.routeCount(), 3);
+    deepStrictEqual(s.match("t", "x").normal.map((r) => r.receiverId), [
+      inboxReceiverId("t", "c\u0000d"),
+    ]);
+    await s.removeRoutes([{ ...route("x", inboxReceiverId("t", "c\u0000d")) }]);
     strictEqual(s.routeCount(), 2);
     const m = s.match("t", "a/b");
     deepStrictEqual(m.normal, [

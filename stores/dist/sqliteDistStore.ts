@@ -22,6 +22,8 @@ export interface SqliteDistStoreOptions extends OpenDatabaseOptions {
   readonly matchCacheEntries?: number;
   /** Most commands per transaction (see BatchWriter). Default 1024. */
   readonly maxCommandsPerBatch?: number;
+  /** "ASYNC" mode: WAL size that triggers a checkpoint. Default 16 MiB. */
+  readonly checkpointWalBytes?: number;
 }
 
 /** Local dist store; see the module docs. */
@@ -53,6 +55,7 @@ export class SqliteDistStore implements DistStore {
       name: `dist store ${this.#opened.path}`,
       opened: this.#opened,
       maxCommandsPerBatch: options.maxCommandsPerBatch,
+      checkpointWalBytes: options.checkpointWalBytes,
       apply: (cmd) => this.#sm.apply(cmd),
       afterCommit: (applied) => {
         for (const { result } of applied) {

@@ -22,6 +22,27 @@ distStoreSuite("SqliteDistStore (file)", () => {
   };
 });
 
+distStoreSuite("SqliteDistStore (file, ASYNC fsync)", () => {
+  let dir: string | null = null;
+  const opened: SqliteDistStore[] = [];
+  return {
+    durable: true,
+    open: async () => {
+      dir ??= await Deno.makeTempDir();
+      const s = new SqliteDistStore(join(dir, "dist.db"), {
+        synchronous: "ASYNC",
+        checkpointWalBytes: 4096,
+      });
+      opened.push(s);
+      return s;
+    },
+    cleanup: async () => {
+      for (const s of opened) await s.close();
+      if (dir !== null) await Deno.remove(dir, { recursive: true });
+    },
+  };
+});
+
 distStoreSuite("SqliteDistStore (:memory:)", () => {
   let store: SqliteDistStore | null = null;
   return {

@@ -14,7 +14,7 @@ import type { DatabaseSync, SQLOutputValue, StatementSync } from "node:sqlite";
 import { Decoder, Encoder } from "@msgpack/msgpack";
 import type { ClientKey, QoS, StoredMessage, SubscriptionOptions } from "../message.ts";
 import { decodeStoredMessage, encodeStoredMessage } from "../messageCodec.ts";
-import { StoreCorruptError } from "../sqlite/database.ts";
+import { StoreCorruptError, textColumn } from "../sqlite/database.ts";
 import {
   type EnqueueItem,
   type EnqueueResult,
@@ -205,7 +205,8 @@ export class InboxStateMachine {
       metaLastSeq: p(`UPDATE inbox_meta SET last_seq = ? WHERE ${k}`),
       metaDelete: p(`DELETE FROM inbox_meta WHERE ${k}`),
       expired: p(
-        `SELECT tenant, client_id, incarnation FROM inbox_meta
+        `SELECT CAST(tenant AS BLOB) AS tenant, CAST(client_id AS BLOB) AS client_id, incarnation
+         FROM inbox_meta
          WHERE expires_at_ms IS NOT NULL AND expires_at_ms <= ?
          ORDER BY expires_at_ms, tenant, client_id LIMIT ?`,
       ),
@@ -426,11 +427,8 @@ export class InboxStateMachine {
         checkInt("limit", cmd.limit, 0, Number.MAX_SAFE_INTEGER);
         const rows = this.#s.expired.all(cmd.nowMs, cmd.limit);
         const list = rows.map((r) => {
-          const tenant = r["tenant"];
-          const clientId = r["client_id"];
-          if (typeof tenant !== "string" || typeof clientId !== "string") {
-            this.#corrupt("inbox_meta key is not text");
-          }
+          const tenant = textColumn(this.#path, r, "tenant", "inbox_meta");
+          const clientId = textColumn(this.#path, r, "client_id", "inbox_meta");
           return {
             key: { tenant, clientId },
             incarnation: this.#int(r, "incarnation", "inbox_meta"),

@@ -51,6 +51,10 @@ export function checkKey(key: ClientKey): void {
       `client key must have string tenant and clientId, got ${JSON.stringify(key)}`,
     );
   }
+  // U+0000 separates tenant and client id in receiver ids and cache keys.
+  if (key.tenant.includes("\u0000")) {
+    throw new RangeError(`tenant ${JSON.stringify(key.tenant)} contains U+0000`);
+  }
 }
 
 /** Throws when `v` is not an integer within [min, max]. */

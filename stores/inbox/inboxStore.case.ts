@@ -187,6 +187,28 @@ export function inboxStoreSuite(name: string, makeHarness: () => InboxStoreHarne
     await s.close();
   });
 
+  run("client ids with U+0000 are kept intact", async (h) => {
+    let s = await h.open(SUITE_LIMITS);
+    const odd = { tenant: "t", clientId: "a\u0000b" };
+    const a = await s.attach(odd, { cleanStart: false, sessionExpirySeconds: 1, nowMs: T0 });
+    strictEqual(await s.get({ tenant: "t", clientId: "a" }), null);
+    await s.detach(odd, a.meta.incarnation, 1, T0);
+    s = await reopen(h, s);
+    deepStrictEqual(await s.listExpired(T0 + 1000, 10), [{
+      key: odd,
+      incarnation: a.meta.incarnation,
+    }]);
+    await rejects(
+      s.attach({ tenant: "t\u0000u", clientId: "c" }, {
+        cleanStart: false,
+        sessionExpirySeconds: 1,
+        nowMs: T0,
+      }),
+      /tenant/,
+    );
+    await s.close();
+  });
+
   run("listExpired is ordered by expiry and limited", async (h) => {
     const s = await h.open(SUITE_LIMITS);
     const incs: number[] = [];

@@ -1,8 +1,8 @@
 /**
  * Micro-benchmark of the SQLite inbox store with fsync on (synchronous=FULL).
  * Run: `deno run -A stores/inbox/inbox_bench.ts [dir]` (default: a temp dir
- * on the current file system). Set `INBOX_BENCH_SYNC=NORMAL` to see the cost
- * without fsync. Prints wall and CPU time per message for each scenario; on a
+ * on the current file system). `INBOX_BENCH_SYNC=ASYNC` uses the off-thread
+ * fsync mode, `INBOX_BENCH_SYNC=NORMAL` shows the cost without fsync. Prints wall and CPU time per message for each scenario; on a
  * shared machine the CPU figure is the more stable one.
  *
  * @module
@@ -13,7 +13,11 @@ import type { ClientKey, StoredMessage } from "../message.ts";
 import type { EnqueueItem } from "./inboxStore.ts";
 import { SqliteInboxStore } from "./sqliteInboxStore.ts";
 
-const synchronous = Deno.env.get("INBOX_BENCH_SYNC") === "NORMAL" ? "NORMAL" : "FULL";
+const modeEnv = Deno.env.get("INBOX_BENCH_SYNC") ?? "FULL";
+if (modeEnv !== "FULL" && modeEnv !== "ASYNC" && modeEnv !== "NORMAL") {
+  throw new Error(`INBOX_BENCH_SYNC must be FULL, ASYNC or NORMAL, got ${modeEnv}`);
+}
+const synchronous: "FULL" | "ASYNC" | "NORMAL" = modeEnv;
 const dir = Deno.args[0] ?? await Deno.makeTempDir({ prefix: "inbox_bench_" });
 const path = join(dir, "inbox.db");
 const store = new SqliteInboxStore(path, {
@@ -135,7 +139,7 @@ const st = store.stats();
 console.log(
   `commits: ${st.batches}, commands: ${st.commands}, COMMIT wall: avg ${
     (st.commitMsTotal / st.batches).toFixed(2)
-  } ms, max ${st.commitMsMax.toFixed(1)} ms`,
+  } ms, max ${st.commitMsMax.toFixed(1)} ms; WAL ${JSON.stringify(st.wal)}`,
 );
 await store.close();
 if (Deno.args[0] === undefined) await Deno.remove(dir, { recursive: true });

@@ -39,7 +39,17 @@ export interface SqliteInboxStoreOptions extends OpenDatabaseOptions {
    * 65,536 in all, 64 MiB of payload.
    */
   readonly recentEntries?: RecentEntriesOptions;
+  /** "ASYNC" mode: WAL size that triggers a checkpoint. Default 16 MiB. */
+  readonly checkpointWalBytes?: number;
 }
+
+/** Commands that answer without waiting for the fsync ("ASYNC" mode). */
+const READ_ONLY_OPS: ReadonlySet<InboxCommand["op"]> = new Set([
+  "get",
+  "read",
+  "listExpired",
+  "incomingQos2",
+]);
 
 function expect<K extends InboxCommandResult["kind"]>(
   r: InboxCommandResult,
@@ -90,6 +100,8 @@ export class SqliteInboxStore implements InboxStore {
       maxCommandsPerBatch: options.maxCommandsPerBatch,
       apply: (cmd) => this.#sm.apply(cmd),
       afterRollback: () => this.#sm.invalidateCaches(),
+      needsSync: (cmd) => !READ_ONLY_OPS.has(cmd.op),
+      checkpointWalBytes: options.checkpointWalBytes,
     });
   }
 

@@ -26,6 +26,27 @@ inboxStoreSuite("SqliteInboxStore (file)", () => {
   };
 });
 
+inboxStoreSuite("SqliteInboxStore (file, ASYNC fsync, tiny WAL)", () => {
+  let dir: string | null = null;
+  const opened: SqliteInboxStore[] = [];
+  return {
+    durable: true,
+    open: async (limits) => {
+      dir ??= await Deno.makeTempDir();
+      const s = new SqliteInboxStore(join(dir, "inbox.db"), limits, {
+        synchronous: "ASYNC",
+        checkpointWalBytes: 4096,
+      });
+      opened.push(s);
+      return s;
+    },
+    cleanup: async () => {
+      for (const s of opened) await s.close();
+      if (dir !== null) await Deno.remove(dir, { recursive: true });
+    },
+  };
+});
+
 inboxStoreSuite("SqliteInboxStore (:memory:, tiny caches)", () => {
   let store: SqliteInboxStore | null = null;
   return {

@@ -8,7 +8,7 @@
 import type { DatabaseSync, SQLOutputValue, StatementSync } from "node:sqlite";
 import type { StoredMessage } from "../message.ts";
 import { decodeStoredMessage, encodeStoredMessage } from "../messageCodec.ts";
-import { StoreCorruptError } from "../sqlite/database.ts";
+import { StoreCorruptError, textColumn } from "../sqlite/database.ts";
 import type { RetainSetResult } from "./retainStore.ts";
 import { checkRetainedMessage, type RetainLimits } from "./retainRules.ts";
 
@@ -74,12 +74,12 @@ export class RetainStateMachine {
     this.#delete = db.prepare("DELETE FROM retained WHERE tenant = ? AND topic = ?");
     this.#purgeTenant = db.prepare(
       `DELETE FROM retained WHERE tenant = ? AND expires_at_ms IS NOT NULL AND expires_at_ms <= ?
-       RETURNING tenant, topic`,
+       RETURNING CAST(tenant AS BLOB) AS tenant, topic`,
     );
     this.#purgeAll = db.prepare(
       `DELETE FROM retained WHERE rowid IN (SELECT rowid FROM retained
          WHERE expires_at_ms IS NOT NULL AND expires_at_ms <= ? ORDER BY expires_at_ms LIMIT ?)
-       RETURNING tenant, topic`,
+       RETURNING CAST(tenant AS BLOB) AS tenant, topic`,
     );
     this.#get = db.prepare("SELECT message FROM retained WHERE tenant = ? AND topic = ?");
   }
@@ -93,14 +93,14 @@ export class RetainStateMachine {
     if (this.#counts === null) {
       const m = new Map<string, number>();
       for (
-        const r of this.#db.prepare("SELECT tenant, count(*) AS n FROM retained GROUP BY tenant")
+        const r of this.#db.prepare(
+          "SELECT CAST(tenant AS BLOB) AS tenant, count(*) AS n FROM retained GROUP BY tenant",
+        )
           .all()
       ) {
-        const tenant = r["tenant"];
+        const tenant = textColumn(this.#path, r, "tenant", "retained");
         const n = r["n"];
-        if (typeof tenant !== "string" || typeof n !== "number") {
-          throw new StoreCorruptError(this.#path, "retained.tenant is not text");
-        }
+        if (typeof n !== "number") throw new StoreCorruptError(this.#path, "retained count");
         m.set(tenant, n);
       }
       this.#counts = m;
@@ -117,25 +117,21 @@ export class RetainStateMachine {
 
   #keys(rows: Record<string, SQLOutputValue>[]): { tenant: string; topic: string }[] {
     return rows.map((r) => {
-      const tenant = r["tenant"];
-      const topic = r["topic"];
-      if (typeof tenant !== "string" || typeof topic !== "string") {
-        throw new StoreCorruptError(this.#path, "retained key is not text");
-      }
+      const tenant = textColumn(this.#path, r, "tenant", "retained");
+      const topic = textColumn(this.#path, r, "topic", "retained");
       return { tenant, topic };
     });
   }
 
   /** Every retained topic (for building the index on open). */
   loadRefs(): RetainedRef[] {
-    const rows = this.#db.prepare("SELECT tenant, topic, expires_at_ms FROM retained").all();
+    const rows = this.#db.prepare(
+      "SELECT CAST(tenant AS BLOB) AS tenant, topic, expires_at_ms FROM retained",
+    ).all();
     return rows.map((r) => {
-      const tenant = r["tenant"];
-      const topic = r["topic"];
+      const tenant = textColumn(this.#path, r, "tenant", "retained");
+      const topic = textColumn(this.#path, r, "topic", "retained");
       const exp = r["expires_at_ms"];
-      if (typeof tenant !== "string" || typeof topic !== "string") {
-        throw new StoreCorruptError(this.#path, "retained key is not text");
-      }
       if (exp !== null && (typeof exp !== "number" || !Number.isSafeInteger(exp))) {
         throw new StoreCorruptError(
           this.#path,

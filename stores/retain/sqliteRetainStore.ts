@@ -35,6 +35,8 @@ import type { RetainSetResult, RetainStore } from "./retainStore.ts";
 export interface SqliteRetainStoreOptions extends RetainLimits, OpenDatabaseOptions {
   /** Most commands per transaction (see BatchWriter). Default 1024. */
   readonly maxCommandsPerBatch?: number;
+  /** "ASYNC" mode: WAL size that triggers a checkpoint. Default 16 MiB. */
+  readonly checkpointWalBytes?: number;
 }
 
 /** Local retain store; see the module docs. */
@@ -72,6 +74,7 @@ export class SqliteRetainStore implements RetainStore {
       name: `retain store ${path}`,
       opened: this.#opened,
       maxCommandsPerBatch: options.maxCommandsPerBatch,
+      checkpointWalBytes: options.checkpointWalBytes,
       apply: (cmd) => this.#sm.apply(cmd),
       afterRollback: () => this.#sm.invalidateCaches(),
       afterCommit: (applied) => {

@@ -23,6 +23,28 @@ retainStoreSuite("SqliteRetainStore (file)", () => {
   };
 });
 
+retainStoreSuite("SqliteRetainStore (file, ASYNC fsync)", () => {
+  let dir: string | null = null;
+  const opened: SqliteRetainStore[] = [];
+  return {
+    durable: true,
+    open: async (limits) => {
+      dir ??= await Deno.makeTempDir();
+      const s = new SqliteRetainStore(join(dir, "retain.db"), {
+        ...limits,
+        synchronous: "ASYNC",
+        checkpointWalBytes: 4096,
+      });
+      opened.push(s);
+      return s;
+    },
+    cleanup: async () => {
+      for (const s of opened) await s.close();
+      if (dir !== null) await Deno.remove(dir, { recursive: true });
+    },
+  };
+});
+
 retainStoreSuite("SqliteRetainStore (:memory:)", () => {
   let store: SqliteRetainStore | null = null;
   return {

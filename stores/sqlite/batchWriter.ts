@@ -15,6 +15,7 @@
 import type { StatementSync } from "node:sqlite";
 import { clearImmediate, setImmediate } from "node:timers";
 import { type OpenedDatabase, StoreClosedError, withCorruptionCheck } from "./database.ts";
+import { WalSyncer, type WalSyncStats } from "./walSyncer.ts";
 
 /** One applied command and its result, as passed to {@link BatchWriterOptions.afterCommit}. */
 export interface AppliedCommand<C, R> {
@@ -46,6 +47,15 @@ export interface BatchWriterOptions<C, R> {
    * pending queue and the latency of one commit. Default 1024.
    */
   readonly maxCommandsPerBatch?: number;
+  /**
+   * Whether a command's promise must wait until its commit is on disk (only
+   * matters in "ASYNC" mode; default: every command). Pure reads answer right
+   * after COMMIT: they may show writes not yet fsynced, as a reader of a
+   * replicated store may see a write before the leader acknowledges it.
+   */
+  readonly needsSync?: (command: C) => boolean;
+  /** In "ASYNC" mode: WAL size that triggers a checkpoint after a commit. Default 16 MiB. */
+  readonly checkpointWalBytes?: number;
 }
 
 interface Pending<C, R> {
@@ -72,6 +82,8 @@ export interface BatchWriterStats {
   /** Wall time spent in COMMIT (the fsync), summed, and the longest one (ms). */
   readonly commitMsTotal: number;
   readonly commitMsMax: number;
+  /** "ASYNC" mode only: WAL syncs and checkpoints. */
+  readonly wal: WalSyncStats | null;
 }
 
 /** Group-commit writer over one SQLite connection. See the module docs. */
@@ -83,6 +95,7 @@ export class BatchWriter<C, R> {
   #closed = false;
   #flushing = false;
   #batches = 0;
+  readonly #syncer: WalSyncer | null;
   #commitMsTotal = 0;
   #commitMsMax = 0;
   #commands = 0;
@@ -108,6 +121,9 @@ export class BatchWriter<C, R> {
     this.#savepoint = db.prepare("SAVEPOINT cmd");
     this.#release = db.prepare("RELEASE cmd");
     this.#rollbackTo = db.prepare("ROLLBACK TO cmd");
+    this.#syncer = options.opened.synchronous === "ASYNC" && options.opened.path !== ":memory:"
+      ? new WalSyncer(options.opened, options.checkpointWalBytes ?? 16 * 1024 * 1024)
+      : null;
   }
 
   /** Queues `command` for the current turn's transaction; resolves with its result once committed. */
@@ -139,6 +155,7 @@ export class BatchWriter<C, R> {
       failedCommands: this.#failed,
       commitMsTotal: this.#commitMsTotal,
       commitMsMax: this.#commitMsMax,
+      wal: this.#syncer?.stats() ?? null,
     };
   }
 
@@ -182,15 +199,32 @@ export class BatchWriter<C, R> {
     } catch (err) {
       afterError = err;
     }
+    const syncer = this.#syncer;
+    let durable: Promise<void> | null = null;
+    if (syncer !== null && afterError === null) {
+      try {
+        syncer.maybeCheckpoint();
+      } catch (err) {
+        afterError = err;
+      }
+    }
+    const needsSync = this.#opts.needsSync;
     for (let i = 0; i < batch.length; i++) {
       const o = outcomes[i];
-      if (afterError !== null) batch[i].reject(afterError);
+      const p = batch[i];
+      if (afterError !== null) p.reject(afterError);
       else if (o.ok) {
         this.#commands++;
-        batch[i].resolve(o.result);
+        if (syncer === null || (needsSync !== undefined && !needsSync(p.command))) {
+          p.resolve(o.result);
+        } else {
+          durable ??= syncer.durable();
+          const result = o.result;
+          durable.then(() => p.resolve(result), p.reject);
+        }
       } else {
         this.#failed++;
-        batch[i].reject(o.error);
+        p.reject(o.error);
       }
     }
   }
@@ -269,6 +303,6 @@ export class BatchWriter<C, R> {
     }
     this.flush();
     this.#closed = true;
-    return Promise.resolve();
+    return this.#syncer?.close() ?? Promise.resolve();
   }
 }

@@ -12,11 +12,16 @@ export interface OpenDatabaseOptions {
   /** How long a statement waits for a lock held by another connection. Default 5000 ms. */
   readonly busyTimeoutMs?: number;
   /**
-   * `PRAGMA synchronous` level. Default "FULL": every commit is fsynced, which
-   * is what "resolves once durable" promises. "NORMAL" in WAL mode may lose
-   * the last commits on power loss (never corrupts); use only for tests/benchmarks.
+   * Durability mode. Default "FULL": SQLite fsyncs the WAL inside every
+   * COMMIT, which blocks the event loop for the disk's flush time.
+   * "ASYNC": the same guarantee — a write resolves only once fsynced — but
+   * COMMIT runs with `synchronous=OFF` and the BatchWriter fdatasyncs the WAL
+   * off the JS thread (see walSyncer.ts), so the broker keeps working while
+   * the disk flushes; checkpoints are run fully synced by the writer.
+   * "NORMAL": may lose the last commits on power loss (never corrupts); for
+   * tests and benchmarks only.
    */
-  readonly synchronous?: "FULL" | "NORMAL";
+  readonly synchronous?: SyncMode;
   /**
    * Hold an exclusive lock on the file for as long as it is open, so that a
    * second process (say, a second broker started on the same data directory)
@@ -25,6 +30,9 @@ export interface OpenDatabaseOptions {
    */
   readonly exclusive?: boolean;
 }
+
+/** How commits are made durable; see {@link OpenDatabaseOptions.synchronous}. */
+export type SyncMode = "FULL" | "ASYNC" | "NORMAL";
 
 /** The database file is not a database, is corrupt, or holds rows this code cannot read. */
 export class StoreCorruptError extends Error {
@@ -47,6 +55,8 @@ export interface OpenedDatabase {
   readonly db: DatabaseSync;
   /** File path, or ":memory:". */
   readonly path: string;
+  /** Durability mode it was opened with. */
+  readonly synchronous: SyncMode;
 }
 
 const CORRUPT_PATTERNS = [
@@ -90,6 +100,9 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): O
     throw new RangeError(`busyTimeoutMs must be a non-negative integer, got ${busyTimeoutMs}`);
   }
   const synchronous = options.synchronous ?? "FULL";
+  if (synchronous !== "FULL" && synchronous !== "ASYNC" && synchronous !== "NORMAL") {
+    throw new RangeError(`synchronous must be FULL, ASYNC or NORMAL, got ${String(synchronous)}`);
+  }
   let db: DatabaseSync;
   try {
     db = new DatabaseSync(path);
@@ -117,7 +130,11 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): O
           throw new Error(`cannot switch ${path} to WAL mode (journal_mode=${String(mode)})`);
         }
       }
-      db.exec(`PRAGMA synchronous = ${synchronous}`);
+      if (synchronous === "ASYNC") {
+        db.exec("PRAGMA synchronous = OFF");
+        // Checkpoints must be fully synced; the BatchWriter runs them (WalSyncer).
+        db.exec("PRAGMA wal_autocheckpoint = 0");
+      } else db.exec(`PRAGMA synchronous = ${synchronous}`);
       db.exec("PRAGMA foreign_keys = OFF");
       if (options.exclusive === true) {
         try {
@@ -132,7 +149,7 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): O
     db.close();
     throw err;
   }
-  return { db, path };
+  return { db, path, synchronous };
 }
 
 function lockedOr(path: string, err: unknown): unknown {
@@ -157,4 +174,33 @@ export function quickCheck(opened: OpenedDatabase): void {
       throw new StoreCorruptError(opened.path, `quick_check: ${detail}`);
     }
   });
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * A text column that may contain U+0000 (receiver ids `i:<tenant>\0<client>`).
+ * node:sqlite cuts TEXT values at the first NUL when reading them, so such
+ * columns are selected as `CAST(col AS BLOB) AS col` and decoded here. Plain
+ * strings are accepted too. Anything else is a {@link StoreCorruptError}.
+ */
+export function textColumn(
+  path: string,
+  row: Readonly<Record<string, unknown>>,
+  col: string,
+  table: string,
+): string {
+  const v = row[col];
+  if (typeof v === "string") return v;
+  if (v instanceof Uint8Array) {
+    try {
+      return utf8.decode(v);
+    } catch {
+      throw new StoreCorruptError(path, `${table}.${col} is not valid UTF-8`);
+    }
+  }
+  throw new StoreCorruptError(
+    path,
+    `${table}.${col} is ${v === null ? "NULL" : typeof v}, not text`,
+  );
 }
