@@ -89,3 +89,37 @@ Deno.test("BatchWriter: close flushes pending commands, then rejects new ones", 
   await rejects(writer.submit({ op: "put", k: "b", v: 1 }), StoreClosedError);
   opened.db.close();
 });
+
+Deno.test("BatchWriter: a failing COMMIT rejects the whole batch; the next batch works", async () => {
+  const opened = openDatabase(":memory:");
+  const db = opened.db;
+  db.exec("PRAGMA foreign_keys = ON");
+  db.exec("CREATE TABLE parent (id INTEGER PRIMARY KEY)");
+  db.exec(
+    "CREATE TABLE child (id INTEGER PRIMARY KEY, p INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)",
+  );
+  const insert = db.prepare("INSERT INTO child VALUES (?, ?)");
+  let rollbacks = 0;
+  const writer = new BatchWriter<{ id: number; parent: number }, number>({
+    name: "fk",
+    opened,
+    apply: (c) => {
+      insert.run(c.id, c.parent);
+      return c.id;
+    },
+    afterRollback: () => rollbacks++,
+  });
+  db.exec("INSERT INTO parent VALUES (1)");
+  // The deferred foreign key fails only at COMMIT: every command of the batch fails with it.
+  const results = await Promise.allSettled([
+    writer.submit({ id: 1, parent: 1 }),
+    writer.submit({ id: 2, parent: 99 }),
+  ]);
+  deepStrictEqual(results.map((r) => r.status), ["rejected", "rejected"]);
+  strictEqual(rollbacks, 1);
+  strictEqual(db.prepare("SELECT count(*) AS n FROM child").get()?.n, 0);
+  strictEqual(await writer.submit({ id: 3, parent: 1 }), 3);
+  strictEqual(db.prepare("SELECT count(*) AS n FROM child").get()?.n, 1);
+  await writer.close();
+  db.close();
+});
