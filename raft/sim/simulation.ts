@@ -36,7 +36,7 @@ import {
   type ReplicaId,
 } from "../storage/logStorage.ts";
 import { EMPTY_CONF_STATE } from "../storage/memoryLogStore.ts";
-import { SimDisk } from "./disk.ts";
+import { MirrorMismatchError, type MirrorOpener, SimDisk } from "./disk.ts";
 import { decodeCommand, KvStateMachine } from "./kv.ts";
 import { checkOperations, formatHistory, kvModel, type KvOperation } from "./linearizability.ts";
 import { SimNetwork } from "./network.ts";
@@ -72,6 +72,11 @@ export interface SimOptions {
   /** Further ticks for every member to apply that entry. Default 3000. */
   readonly catchUpBudgetTicks?: number;
   readonly bugs?: SimBugs;
+  /**
+   * Shadow every replica's durable state with a real log store (e.g. SQLite),
+   * reopened and compared on every crash. Returns the opener for a replica.
+   */
+  readonly mirrorStore?: (replicaId: ReplicaId) => MirrorOpener;
   /** Receives the client history before it is checked (for debugging a violation). */
   readonly onHistory?: (history: readonly KvOperation[]) => void;
   /**
@@ -202,7 +207,7 @@ class Simulation {
     const conf: ConfState = { ...EMPTY_CONF_STATE, voters };
     const boot = opts.bootstrapIndex ?? 1;
     for (const id of voters) {
-      const disk = new SimDisk();
+      const disk = new SimDisk(opts.mirrorStore?.(id));
       const snapshot = boot === BOOTSTRAP_INDEX
         ? bootstrapSnapshot(conf)
         : { metadata: { index: boot, term: boot, confState: conf }, data: new Uint8Array(0) };
@@ -277,8 +282,14 @@ class Simulation {
     this.trace(`destroy ${r.id} (removed from the group)`);
     this.#crash(r, "destroyed");
     r.disk.dropGroup(SIM_GROUP);
+    r.disk.close();
     this.replicas.delete(r.id);
     this.checker.forget(r.id);
+  }
+
+  /** Closes every replica's disk (and its mirror store). */
+  closeDisks(): void {
+    for (const r of this.replicas.values()) r.disk.close();
   }
 
   live(): Replica[] {
@@ -439,7 +450,9 @@ class Simulation {
       }]${after.votersOutgoing.length > 0 ? ` outgoing [${after.votersOutgoing.join(", ")}]` : ""}`,
     );
     for (const id of now) {
-      if (!before.has(id) && !this.replicas.has(id)) this.#addReplica(id, new SimDisk());
+      if (!before.has(id) && !this.replicas.has(id)) {
+        this.#addReplica(id, new SimDisk(this.opts.mirrorStore?.(id)));
+      }
     }
     for (const id of before) {
       const gone = this.replicas.get(id);
@@ -804,6 +817,7 @@ export function runSimulation(opts: SimOptions): SimResult {
       return { seed: opts.seed, violation: live, inconclusive: false, stats: sim.stats };
     }
     const end = sim.finish();
+    for (const r of sim.replicas.values()) r.disk.verifyMirror();
     return {
       seed: opts.seed,
       violation: end.violation,
@@ -813,6 +827,8 @@ export function runSimulation(opts: SimOptions): SimResult {
   } catch (e) {
     const msg = e instanceof SafetyViolation
       ? e.message
+      : e instanceof MirrorMismatchError
+      ? `storage mirror: ${e.message}`
       : `unexpected error: ${e instanceof Error ? `${e.message}\n${e.stack ?? ""}` : String(e)}`;
     sim?.trace(`VIOLATION ${msg}`);
     return {
@@ -821,6 +837,8 @@ export function runSimulation(opts: SimOptions): SimResult {
       inconclusive: false,
       stats: sim?.stats ?? emptyStats(),
     };
+  } finally {
+    sim?.closeDisks();
   }
 }
 
