@@ -10,6 +10,7 @@
  * @module
  */
 
+import { SqliteLogStore } from "../storage/sqliteLogStore.ts";
 import { runSimulation, type SimBugs, type SimResult } from "./simulation.ts";
 
 interface Args {
@@ -21,6 +22,7 @@ interface Args {
   quiet: boolean;
   bootstrapIndex: 0 | 1;
   bugs: SimBugs;
+  sqliteMirror: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Args {
@@ -33,6 +35,7 @@ function parseArgs(argv: readonly string[]): Args {
     quiet: false,
     bootstrapIndex: 1,
     bugs: {},
+    sqliteMirror: false,
   };
   const num = (i: number, flag: string): number => {
     const v = Number(argv[i]);
@@ -52,6 +55,7 @@ function parseArgs(argv: readonly string[]): Args {
     else if (f === "--messages") a.messages = true;
     else if (f === "--ticks") a.ticks = num(++i, f);
     else if (f === "--quiet") a.quiet = true;
+    else if (f === "--sqlite-mirror") a.sqliteMirror = true;
     else if (f === "--bug") {
       const b = argv[++i];
       if (b === "ack-before-commit") a.bugs = { ...a.bugs, ackBeforeCommit: true };
@@ -99,8 +103,23 @@ export function main(argv: readonly string[]): number {
   let violations = 0;
   let inconclusive = 0;
   const startedMs = performance.now();
+  let mirrorDir: string | undefined;
+  if (args.sqliteMirror) {
+    let base: string | undefined;
+    try {
+      base = Deno.statSync("/dev/shm").isDirectory ? "/dev/shm" : undefined;
+    } catch {
+      base = undefined;
+    }
+    mirrorDir = Deno.makeTempDirSync({ prefix: "edgemq-sim-mirror-", dir: base });
+  }
+  const mirrorFor = (seed: number) =>
+    mirrorDir === undefined
+      ? undefined
+      : (id: string) => () => SqliteLogStore.open({ path: `${mirrorDir}/${seed}-${id}.db` });
   for (let seed = args.start; seed < args.start + args.seeds; seed++) {
     const r: SimResult = runSimulation({
+      mirrorStore: mirrorFor(seed),
       seed,
       trace: args.trace ? (line) => console.log(line) : undefined,
       traceMessages: args.messages,
@@ -125,6 +144,7 @@ export function main(argv: readonly string[]): number {
       console.log(`… ${seed - args.start + 1} seeds in ${s} s, ${violations} violations`);
     }
   }
+  if (mirrorDir !== undefined) Deno.removeSync(mirrorDir, { recursive: true });
   const s = ((performance.now() - startedMs) / 1000).toFixed(1);
   if (inconclusive > 0) console.log(`(${inconclusive} inconclusive linearizability checks)`);
   console.log(`(${s} s)`);
