@@ -14,7 +14,7 @@ import {
   subscribeGranted,
   uniqueId,
 } from "./harness/clients.ts";
-import { MosqSub, mosqPub } from "./harness/mosquittoCli.ts";
+import { mosqPub, MosqSub } from "./harness/mosquittoCli.ts";
 import { RawClient } from "./harness/raw.ts";
 
 const USERS: Record<string, string> = {
@@ -52,32 +52,44 @@ Deno.test("password file authentication and ACLs", async (t) => {
   try {
     for (const v of [4, 5] as const) {
       const tag = v === 4 ? "v3.1.1" : "v5";
-      await t.step(`${tag}: a user from the password file connects with the right password`, async () => {
-        const c = await as("alice", v);
-        assert(c.connected);
-        await closeClient(c);
-      });
+      await t.step(
+        `${tag}: a user from the password file connects with the right password`,
+        async () => {
+          const c = await as("alice", v);
+          assert(c.connected);
+          await closeClient(c);
+        },
+      );
 
-      await t.step(`${tag}: a wrong password, an unknown user and no credentials are refused`, async () => {
-        const cases = [
-          { username: "alice", password: "wrong" },
-          { username: "mallory", password: "x" },
-          {},
-        ];
-        for (const creds of cases) {
-          const { client, connack } = await RawClient.connect(b.tcpPort, {
-            clientId: uniqueId("auth"),
-            protocolVersion: v,
-            ...creds,
-          });
-          if (v === 4) {
-            assert([4, 5].includes(connack.returnCode ?? -1), `CONNACK return code ${connack.returnCode}`);
-          } else {
-            assert([0x86, 0x87].includes(connack.reasonCode ?? -1), `CONNACK reason ${connack.reasonCode}`);
+      await t.step(
+        `${tag}: a wrong password, an unknown user and no credentials are refused`,
+        async () => {
+          const cases = [
+            { username: "alice", password: "wrong" },
+            { username: "mallory", password: "x" },
+            {},
+          ];
+          for (const creds of cases) {
+            const { client, connack } = await RawClient.connect(b.tcpPort, {
+              clientId: uniqueId("auth"),
+              protocolVersion: v,
+              ...creds,
+            });
+            if (v === 4) {
+              assert(
+                [4, 5].includes(connack.returnCode ?? -1),
+                `CONNACK return code ${connack.returnCode}`,
+              );
+            } else {
+              assert(
+                [0x86, 0x87].includes(connack.reasonCode ?? -1),
+                `CONNACK reason ${connack.reasonCode}`,
+              );
+            }
+            await client.waitClosed(3000);
           }
-          await client.waitClosed(3000);
-        }
-      });
+        },
+      );
     }
 
     await t.step("MQTT.js reports a refused connection as an error", async () => {
@@ -87,19 +99,37 @@ Deno.test("password file authentication and ACLs", async (t) => {
     });
 
     for (const version of ["mqttv31", "mqttv311", "mqttv5"] as const) {
-      await t.step(`${version}: mosquitto_pub/sub authenticate with -u/-P; a wrong password fails`, async () => {
-        const topic = `auth/${uniqueId()}`;
-        const s = await MosqSub.start(b, topic, { version, qos: 1, user: "bob", password: USERS.bob });
-        try {
-          const ok = await mosqPub(b, topic, "hi", { version, qos: 1, user: "alice", password: USERS.alice });
-          assertEquals(ok.code, 0, ok.output);
-          assertEquals((await s.waitCount(1))[0].payload, "hi");
-          const bad = await mosqPub(b, topic, "no", { version, qos: 1, user: "alice", password: "bad" });
-          assert(bad.code !== 0, "mosquitto_pub with a bad password must fail");
-        } finally {
-          await s.stop();
-        }
-      });
+      await t.step(
+        `${version}: mosquitto_pub/sub authenticate with -u/-P; a wrong password fails`,
+        async () => {
+          const topic = `auth/${uniqueId()}`;
+          const s = await MosqSub.start(b, topic, {
+            version,
+            qos: 1,
+            user: "bob",
+            password: USERS.bob,
+          });
+          try {
+            const ok = await mosqPub(b, topic, "hi", {
+              version,
+              qos: 1,
+              user: "alice",
+              password: USERS.alice,
+            });
+            assertEquals(ok.code, 0, ok.output);
+            assertEquals((await s.waitCount(1))[0].payload, "hi");
+            const bad = await mosqPub(b, topic, "no", {
+              version,
+              qos: 1,
+              user: "alice",
+              password: "bad",
+            });
+            assert(bad.code !== 0, "mosquitto_pub with a bad password must fail");
+          } finally {
+            await s.stop();
+          }
+        },
+      );
     }
 
     await edgemqStep(t, "v5: a denied publish gets PUBACK 0x87 and is not delivered", async () => {
@@ -115,38 +145,53 @@ Deno.test("password file authentication and ACLs", async (t) => {
       await closeClient(bob);
     });
 
-    await edgemqStep(t, "v3.1.1: a denied publish is not delivered and the client is told or disconnected", async () => {
-      const bob = await as("bob", 4);
-      const inbox = new Inbox(bob);
-      await bob.subscribeAsync("secret/#", { qos: 1 });
-      const alice = await as("alice", 4);
-      await alice.publishAsync("secret/v3", "x", { qos: 1 }).catch(() => {});
-      await inbox.expectNone(500);
-      alice.end(true);
-      await closeClient(bob);
-    });
+    await edgemqStep(
+      t,
+      "v3.1.1: a denied publish is not delivered and the client is told or disconnected",
+      async () => {
+        const bob = await as("bob", 4);
+        const inbox = new Inbox(bob);
+        await bob.subscribeAsync("secret/#", { qos: 1 });
+        const alice = await as("alice", 4);
+        await alice.publishAsync("secret/v3", "x", { qos: 1 }).catch(() => {});
+        await inbox.expectNone(500);
+        alice.end(true);
+        await closeClient(bob);
+      },
+    );
 
-    await edgemqStep(t, "a denied subscription gets SUBACK 0x80 (v3.1.1) and 0x87 (v5)", async () => {
-      for (const v of [4, 5] as const) {
-        const c = await as("carol", v);
-        const granted = await subscribeGranted(c, ["test/nosubscribe", "test/ok"], { qos: 1 });
-        assertEquals(granted, [v === 4 ? 0x80 : 0x87, 1]);
-        await closeClient(c);
-      }
-    });
+    await edgemqStep(
+      t,
+      "a denied subscription gets SUBACK 0x80 (v3.1.1) and 0x87 (v5)",
+      async () => {
+        for (const v of [4, 5] as const) {
+          const c = await as("carol", v);
+          const granted = await subscribeGranted(c, ["test/nosubscribe", "test/ok"], { qos: 1 });
+          assertEquals(granted, [v === 4 ? 0x80 : 0x87, 1]);
+          await closeClient(c);
+        }
+      },
+    );
 
-    await edgemqStep(t, "a client never receives messages on a topic it may not subscribe to", async () => {
-      const bob = await as("bob");
-      const inbox = new Inbox(bob);
-      await subscribeGranted(bob, "filt/#", { qos: 1 });
-      const alice = await as("alice");
-      await alice.publishAsync("filt/private", "p", { qos: 1 });
-      await alice.publishAsync("filt/public", "q", { qos: 1 });
-      await sleep(500);
-      assert(!inbox.messages.some((m) => m.topic === "filt/private"), "filt/private delivered to bob");
-      await closeClient(alice);
-      await closeClient(bob);
-    });
+    await edgemqStep(
+      t,
+      "a client never receives messages on a topic it may not subscribe to",
+      async () => {
+        const bob = await as("bob");
+        const inbox = new Inbox(bob);
+        await subscribeGranted(bob, "filt/#", { qos: 1 });
+        const alice = await as("alice");
+        await alice.publishAsync("filt/private", "p", { qos: 1 });
+        await alice.publishAsync("filt/public", "q", { qos: 1 });
+        await sleep(500);
+        assert(
+          !inbox.messages.some((m) => m.topic === "filt/private"),
+          "filt/private delivered to bob",
+        );
+        await closeClient(alice);
+        await closeClient(bob);
+      },
+    );
 
     await edgemqStep(t, "%u in an ACL topic stands for the user name", async () => {
       const alice = await as("alice");
@@ -183,21 +228,34 @@ Deno.test("password file authentication and ACLs", async (t) => {
       for (const c of [ann, gus, amy, ann2]) await closeClient(c);
     });
 
-    await edgemqStep(t, "the same client id in two tenants does not take over across tenants", async () => {
-      const id = uniqueId("tid");
-      const a = await connectClient(b, { protocolVersion: 5, clientId: id, username: "acme/ann", password: USERS["acme/ann"] });
-      open.push(a);
-      const g = await connectClient(b, { protocolVersion: 5, clientId: id, username: "globex/gus", password: USERS["globex/gus"] });
-      open.push(g);
-      await sleep(500);
-      assert(a.connected && g.connected, "both connections stay up");
-      await closeClient(a);
-      await closeClient(g);
-    });
+    await edgemqStep(
+      t,
+      "the same client id in two tenants does not take over across tenants",
+      async () => {
+        const id = uniqueId("tid");
+        const a = await connectClient(b, {
+          protocolVersion: 5,
+          clientId: id,
+          username: "acme/ann",
+          password: USERS["acme/ann"],
+        });
+        open.push(a);
+        const g = await connectClient(b, {
+          protocolVersion: 5,
+          clientId: id,
+          username: "globex/gus",
+          password: USERS["globex/gus"],
+        });
+        open.push(g);
+        await sleep(500);
+        assert(a.connected && g.connected, "both connections stay up");
+        await closeClient(a);
+        await closeClient(g);
+      },
+    );
   } finally {
     for (const c of open) c.end(true);
     await b.stop();
     await Deno.remove(dir, { recursive: true });
   }
 });
-

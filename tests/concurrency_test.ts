@@ -12,81 +12,109 @@ Deno.test("many clients at once", async (t) => {
   const b = await startBroker({ ws: false });
   const open: MqttClient[] = [];
   try {
-    await t.step("fan-out: 100 subscribers (3.1.1 and 5) each get all 20 messages once, in order", async () => {
-      const topic = `fan/${uniqueId()}`;
-      const inboxes: Inbox[] = [];
-      for (let i = 0; i < 100; i += 10) {
-        const batch = await Promise.all(
-          Array.from({ length: 10 }, (_, j) => connectClient(b, { protocolVersion: (i + j) % 2 ? 5 : 4 })),
-        );
-        for (const c of batch) {
-          open.push(c);
-          inboxes.push(new Inbox(c));
+    await t.step(
+      "fan-out: 100 subscribers (3.1.1 and 5) each get all 20 messages once, in order",
+      async () => {
+        const topic = `fan/${uniqueId()}`;
+        const inboxes: Inbox[] = [];
+        for (let i = 0; i < 100; i += 10) {
+          const batch = await Promise.all(
+            Array.from(
+              { length: 10 },
+              (_, j) => connectClient(b, { protocolVersion: (i + j) % 2 ? 5 : 4 }),
+            ),
+          );
+          for (const c of batch) {
+            open.push(c);
+            inboxes.push(new Inbox(c));
+          }
+          await Promise.all(batch.map((c) => c.subscribeAsync(topic, { qos: 1 })));
         }
-        await Promise.all(batch.map((c) => c.subscribeAsync(topic, { qos: 1 })));
-      }
-      const pub = await connectClient(b, { protocolVersion: 5 });
-      open.push(pub);
-      for (let k = 0; k < 20; k++) await pub.publishAsync(topic, `f${k}`, { qos: 1 });
-      await Promise.all(inboxes.map((ib) => ib.waitCount(20, 15_000)));
-      await inboxes[0].expectNone(300);
-      const expected = Array.from({ length: 20 }, (_, k) => `f${k}`);
-      for (const ib of inboxes) assertEquals(ib.messages.map((m) => m.payload), expected);
-      for (const c of open.splice(0)) await closeClient(c);
-    });
-
-    await t.step("fan-in: 50 concurrent publishers, 1000 QoS 1 messages, each publisher's order kept", async () => {
-      const base = `fanin/${uniqueId()}`;
-      const sub = await connectClient(b, { protocolVersion: 5 });
-      open.push(sub);
-      const inbox = new Inbox(sub);
-      await sub.subscribeAsync(`${base}/#`, { qos: 1 });
-      const pubs = await Promise.all(Array.from({ length: 50 }, () => connectClient(b, { protocolVersion: 4 })));
-      open.push(...pubs);
-      await Promise.all(pubs.map(async (p, i) => {
-        for (let k = 0; k < 20; k++) await p.publishAsync(`${base}/${i}`, String(k), { qos: 1 });
-      }));
-      await inbox.waitCount(1000, 20_000);
-      await inbox.expectNone(300);
-      const per = new Map<string, number[]>();
-      for (const m of inbox.messages) {
-        const list = per.get(m.topic) ?? [];
-        list.push(Number(m.payload));
-        per.set(m.topic, list);
-      }
-      assertEquals(per.size, 50);
-      for (const [tp, list] of per) assertEquals(list, Array.from({ length: 20 }, (_, k) => k), tp);
-      for (const c of open.splice(0)) await closeClient(c);
-    });
-
-    await t.step("a subscriber that stops reading does not stall others, and memory stays bounded", async () => {
-      const topic = `slow/${uniqueId()}`;
-      const { client: slow } = await RawClient.connect(b.tcpPort, { clientId: uniqueId("slow"), protocolVersion: 4 });
-      try {
-        slow.sendPacket({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic, qos: 0 }] });
-        await slow.expect("suback");
-        slow.socket.pause(); // stop reading: the broker's writes back up
-        const fast = await connectClient(b, { protocolVersion: 4 });
-        open.push(fast);
-        const inbox = new Inbox(fast);
-        await fast.subscribeAsync(topic, { qos: 0 });
-        const before = await b.rssKb();
-        const pub = await connectClient(b, { protocolVersion: 4 });
+        const pub = await connectClient(b, { protocolVersion: 5 });
         open.push(pub);
-        const payload = "x".repeat(10 * 1024);
-        const n = 3000; // 30 MiB towards the stalled reader
-        for (let i = 0; i < n; i += 100) {
-          await Promise.all(Array.from({ length: 100 }, () => pub.publishAsync(topic, payload, { qos: 1 })));
-        }
-        await inbox.waitCount(n, 30_000);
-        const after = await b.rssKb();
-        assert(after - before < 150_000, `RSS grew by ${after - before} KiB with a stalled reader`);
-        assert(b.alive());
+        for (let k = 0; k < 20; k++) await pub.publishAsync(topic, `f${k}`, { qos: 1 });
+        await Promise.all(inboxes.map((ib) => ib.waitCount(20, 15_000)));
+        await inboxes[0].expectNone(300);
+        const expected = Array.from({ length: 20 }, (_, k) => `f${k}`);
+        for (const ib of inboxes) assertEquals(ib.messages.map((m) => m.payload), expected);
         for (const c of open.splice(0)) await closeClient(c);
-      } finally {
-        slow.close();
-      }
-    });
+      },
+    );
+
+    await t.step(
+      "fan-in: 50 concurrent publishers, 1000 QoS 1 messages, each publisher's order kept",
+      async () => {
+        const base = `fanin/${uniqueId()}`;
+        const sub = await connectClient(b, { protocolVersion: 5 });
+        open.push(sub);
+        const inbox = new Inbox(sub);
+        await sub.subscribeAsync(`${base}/#`, { qos: 1 });
+        const pubs = await Promise.all(
+          Array.from({ length: 50 }, () => connectClient(b, { protocolVersion: 4 })),
+        );
+        open.push(...pubs);
+        await Promise.all(pubs.map(async (p, i) => {
+          for (let k = 0; k < 20; k++) await p.publishAsync(`${base}/${i}`, String(k), { qos: 1 });
+        }));
+        await inbox.waitCount(1000, 20_000);
+        await inbox.expectNone(300);
+        const per = new Map<string, number[]>();
+        for (const m of inbox.messages) {
+          const list = per.get(m.topic) ?? [];
+          list.push(Number(m.payload));
+          per.set(m.topic, list);
+        }
+        assertEquals(per.size, 50);
+        for (const [tp, list] of per) {
+          assertEquals(
+            list,
+            Array.from({ length: 20 }, (_, k) => k),
+            tp,
+          );
+        }
+        for (const c of open.splice(0)) await closeClient(c);
+      },
+    );
+
+    await t.step(
+      "a subscriber that stops reading does not stall others, and memory stays bounded",
+      async () => {
+        const topic = `slow/${uniqueId()}`;
+        const { client: slow } = await RawClient.connect(b.tcpPort, {
+          clientId: uniqueId("slow"),
+          protocolVersion: 4,
+        });
+        try {
+          slow.sendPacket({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic, qos: 0 }] });
+          await slow.expect("suback");
+          slow.socket.pause(); // stop reading: the broker's writes back up
+          const fast = await connectClient(b, { protocolVersion: 4 });
+          open.push(fast);
+          const inbox = new Inbox(fast);
+          await fast.subscribeAsync(topic, { qos: 0 });
+          const before = await b.rssKb();
+          const pub = await connectClient(b, { protocolVersion: 4 });
+          open.push(pub);
+          const payload = "x".repeat(10 * 1024);
+          const n = 3000; // 30 MiB towards the stalled reader
+          for (let i = 0; i < n; i += 100) {
+            await Promise.all(
+              Array.from({ length: 100 }, () => pub.publishAsync(topic, payload, { qos: 1 })),
+            );
+          }
+          await inbox.waitCount(n, 30_000);
+          const after = await b.rssKb();
+          assert(
+            after - before < 150_000,
+            `RSS grew by ${after - before} KiB with a stalled reader`,
+          );
+          assert(b.alive());
+          for (const c of open.splice(0)) await closeClient(c);
+        } finally {
+          slow.close();
+        }
+      },
+    );
   } finally {
     for (const c of open) c.end(true);
     await b.stop();

@@ -35,7 +35,8 @@ function configWith(path: string[], value: unknown): Record<string, unknown> {
   return c;
 }
 
-const test = (name: string, fn: () => Promise<void>) => Deno.test({ name, ignore: IS_MOSQUITTO, fn });
+const test = (name: string, fn: () => Promise<void>) =>
+  Deno.test({ name, ignore: IS_MOSQUITTO, fn });
 
 test("--help prints usage naming --config and passwd and exits 0", async () => {
   const r = await runCli(["--help"]);
@@ -81,7 +82,9 @@ for (
 }
 
 test("a passwordFile that does not exist exits non-zero naming the key or the file", async () => {
-  const r = await runWithConfig(configWith(["mqttServiceConfig", "passwordFile"], "/nonexistent/passwd"));
+  const r = await runWithConfig(
+    configWith(["mqttServiceConfig", "passwordFile"], "/nonexistent/passwd"),
+  );
   assert(r.code !== 0, `exit code ${r.code}`);
   assert(/passwordFile|\/nonexistent\/passwd/.test(r.output), r.output);
 });
@@ -136,7 +139,10 @@ test("startup logs JSON lines with ts, level and event; SIGTERM shuts down with 
     console.log(`start-up to first CONNACK: ${firstConnackMs.toFixed(0)} ms`);
     for (const l of b.logs) {
       assert(l.event !== "text", `non-JSON output line: ${String(l.text)}`);
-      assert(typeof l.ts === "string" && typeof l.level === "string" && typeof l.event === "string", JSON.stringify(l));
+      assert(
+        typeof l.ts === "string" && typeof l.level === "string" && typeof l.event === "string",
+        JSON.stringify(l),
+      );
     }
     const started = b.logs.filter((l) => l.event === "listener.started").map((l) => l.listener);
     assert(started.includes("tcp") && started.includes("ws"), `listeners: ${started}`);
@@ -152,7 +158,9 @@ test("startup logs JSON lines with ts, level and event; SIGTERM shuts down with 
 test("a port already in use exits non-zero", async () => {
   const b = await startBroker({ ws: false });
   try {
-    const r = await runWithConfig(configWith(["mqttServiceConfig", "tcpListener", "port"], b.tcpPort));
+    const r = await runWithConfig(
+      configWith(["mqttServiceConfig", "tcpListener", "port"], b.tcpPort),
+    );
     assert(r.code !== 0, `exit code ${r.code}`);
   } finally {
     await b.stop();

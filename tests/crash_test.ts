@@ -6,7 +6,14 @@
 
 import { assert, assertEquals } from "./harness/assert.ts";
 import { type BrokerHandle, IS_MOSQUITTO, sleep, startBroker } from "./harness/broker.ts";
-import { closeClient, connackOf, connectClient, Inbox, inboxOf, uniqueId } from "./harness/clients.ts";
+import {
+  closeClient,
+  connackOf,
+  connectClient,
+  Inbox,
+  inboxOf,
+  uniqueId,
+} from "./harness/clients.ts";
 
 const QOS1_COUNT = 200;
 
@@ -68,7 +75,6 @@ Deno.test("kill -9 after PUBACK: persistent sessions, their queued QoS 1/2 messa
       const q2 = inbox.messages.find((m) => m.payload === "exactly-once");
       assert(q2 !== undefined && q2.packet.qos === 2, "QoS 2 message delivered at QoS 2");
       restored.push(s);
-
     }
 
     // the restored sessions' subscriptions also route new messages
@@ -76,7 +82,9 @@ Deno.test("kill -9 after PUBACK: persistent sessions, their queued QoS 1/2 messa
     await p2.publishAsync(topic, "after-restart", { qos: 1 });
     await closeClient(p2);
     for (const s of restored) {
-      const m = await inboxOf(s).waitFor((x) => x.payload === "after-restart", 3000).catch(() => undefined);
+      const m = await inboxOf(s).waitFor((x) => x.payload === "after-restart", 3000).catch(() =>
+        undefined
+      );
       assert(m !== undefined, "a message published after the restart reaches the restored session");
       await closeClient(s);
     }

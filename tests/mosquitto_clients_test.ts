@@ -6,7 +6,7 @@
 import { assertEquals } from "./harness/assert.ts";
 import { sleep, startBroker } from "./harness/broker.ts";
 import { uniqueId } from "./harness/clients.ts";
-import { MosqSub, mosqPub, type MosqVersion } from "./harness/mosquittoCli.ts";
+import { mosqPub, MosqSub, type MosqVersion } from "./harness/mosquittoCli.ts";
 
 const VERSIONS: MosqVersion[] = ["mqttv31", "mqttv311", "mqttv5"];
 
@@ -37,21 +37,34 @@ Deno.test("mosquitto_pub and mosquitto_sub interoperate", async (t) => {
         await s.stop();
       });
 
-      await t.step(`${version}: a retained message reaches a later subscriber and is deleted by an empty one`, async () => {
-        const topic = `mcr/${uniqueId()}`;
-        const r = await mosqPub(b, topic, "kept", { version, qos: 1, retain: true, id: shortId("p") });
-        assertEquals(r.code, 0, r.output);
-        const s = await sub(topic, { version, qos: 1, id: shortId("s") });
-        const [m] = await s.waitCount(1);
-        assertEquals([m.payload, m.retain], ["kept", true]);
-        await s.stop();
-        const d = await mosqPub(b, topic, null, { version, qos: 1, retain: true, id: shortId("p") });
-        assertEquals(d.code, 0, d.output);
-        const s2 = await sub(topic, { version, qos: 1, id: shortId("s") });
-        await sleep(400);
-        assertEquals(s2.messages.length, 0);
-        await s2.stop();
-      });
+      await t.step(
+        `${version}: a retained message reaches a later subscriber and is deleted by an empty one`,
+        async () => {
+          const topic = `mcr/${uniqueId()}`;
+          const r = await mosqPub(b, topic, "kept", {
+            version,
+            qos: 1,
+            retain: true,
+            id: shortId("p"),
+          });
+          assertEquals(r.code, 0, r.output);
+          const s = await sub(topic, { version, qos: 1, id: shortId("s") });
+          const [m] = await s.waitCount(1);
+          assertEquals([m.payload, m.retain], ["kept", true]);
+          await s.stop();
+          const d = await mosqPub(b, topic, null, {
+            version,
+            qos: 1,
+            retain: true,
+            id: shortId("p"),
+          });
+          assertEquals(d.code, 0, d.output);
+          const s2 = await sub(topic, { version, qos: 1, id: shortId("s") });
+          await sleep(400);
+          assertEquals(s2.messages.length, 0);
+          await s2.stop();
+        },
+      );
 
       await t.step(`${version}: a killed client's will is delivered`, async () => {
         const topic = `mcw/${uniqueId()}`;
@@ -67,23 +80,26 @@ Deno.test("mosquitto_pub and mosquitto_sub interoperate", async (t) => {
         await watch.stop();
       });
 
-      await t.step(`${version}: a persistent session (-c -i) gets the messages published while it was away`, async () => {
-        const topic = `mcp/${uniqueId()}`;
-        const id = shortId("ps");
-        const s1 = await sub(topic, { version, qos: 1, id, clean: false });
-        await s1.stop();
-        for (let i = 0; i < 3; i++) {
-          const r = await mosqPub(b, topic, `off${i}`, { version, qos: 1, id: shortId("p") });
-          assertEquals(r.code, 0, r.output);
-        }
-        const s2 = await sub(topic, { version, qos: 1, id, clean: false });
-        const got = await s2.waitCount(3);
-        assertEquals(got.map((m) => m.payload), ["off0", "off1", "off2"]);
-        await s2.stop();
-        // end the session
-        const s3 = await sub(topic, { version, qos: 1, id });
-        await s3.stop();
-      });
+      await t.step(
+        `${version}: a persistent session (-c -i) gets the messages published while it was away`,
+        async () => {
+          const topic = `mcp/${uniqueId()}`;
+          const id = shortId("ps");
+          const s1 = await sub(topic, { version, qos: 1, id, clean: false });
+          await s1.stop();
+          for (let i = 0; i < 3; i++) {
+            const r = await mosqPub(b, topic, `off${i}`, { version, qos: 1, id: shortId("p") });
+            assertEquals(r.code, 0, r.output);
+          }
+          const s2 = await sub(topic, { version, qos: 1, id, clean: false });
+          const got = await s2.waitCount(3);
+          assertEquals(got.map((m) => m.payload), ["off0", "off1", "off2"]);
+          await s2.stop();
+          // end the session
+          const s3 = await sub(topic, { version, qos: 1, id });
+          await s3.stop();
+        },
+      );
     }
 
     await t.step("mqttv311 subscriber and mqttv5 publisher interoperate (and back)", async () => {

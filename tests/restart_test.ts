@@ -5,7 +5,15 @@
 
 import { assert, assertEquals } from "./harness/assert.ts";
 import { type BrokerHandle, IS_MOSQUITTO, sleep, startBroker } from "./harness/broker.ts";
-import { closeClient, connackOf, connectClient, Inbox, inboxOf, uniqueId, waitEvent } from "./harness/clients.ts";
+import {
+  closeClient,
+  connackOf,
+  connectClient,
+  Inbox,
+  inboxOf,
+  uniqueId,
+  waitEvent,
+} from "./harness/clients.ts";
 import { RawClient } from "./harness/raw.ts";
 
 /** Restart b on its data dir and ports, by SIGTERM or SIGKILL. */
@@ -20,7 +28,12 @@ async function restart(b: BrokerHandle, how: "graceful" | "kill9"): Promise<Brok
   return await startBroker({ dataDir: b.dataDir, tcpPort: b.tcpPort, wsPort: b.wsPort });
 }
 
-async function withRestarts(fn: (first: BrokerHandle, restartIt: (how: "graceful" | "kill9") => Promise<BrokerHandle>) => Promise<void>) {
+async function withRestarts(
+  fn: (
+    first: BrokerHandle,
+    restartIt: (how: "graceful" | "kill9") => Promise<BrokerHandle>,
+  ) => Promise<void>,
+) {
   const first = await startBroker();
   const all: BrokerHandle[] = [first];
   let current = first;
@@ -39,11 +52,18 @@ async function withRestarts(fn: (first: BrokerHandle, restartIt: (how: "graceful
 for (const how of ["graceful", "kill9"] as const) {
   // mosquitto does not autosave outgoing in-flight state, so its kill -9 variants are skipped.
   const outIgnore = IS_MOSQUITTO && how === "kill9";
-  Deno.test({ name: `${how} restart: an unacknowledged outgoing QoS 1 message is redelivered with DUP`, ignore: outIgnore }, async () => {
+  Deno.test({
+    name: `${how} restart: an unacknowledged outgoing QoS 1 message is redelivered with DUP`,
+    ignore: outIgnore,
+  }, async () => {
     await withRestarts(async (b, restartIt) => {
       const id = uniqueId("out1");
       const topic = `r1/${id}`;
-      const s1 = await RawClient.connect(b.tcpPort, { clientId: id, protocolVersion: 4, clean: false });
+      const s1 = await RawClient.connect(b.tcpPort, {
+        clientId: id,
+        protocolVersion: 4,
+        clean: false,
+      });
       s1.client.sendPacket({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic, qos: 1 }] });
       await s1.client.expect("suback");
       const pub = await connectClient(b, { protocolVersion: 4 });
@@ -52,11 +72,19 @@ for (const how of ["graceful", "kill9"] as const) {
       await closeClient(pub);
       s1.client.close();
       const b2 = await restartIt(how);
-      const s2 = await RawClient.connect(b2.tcpPort, { clientId: id, protocolVersion: 4, clean: false });
+      const s2 = await RawClient.connect(b2.tcpPort, {
+        clientId: id,
+        protocolVersion: 4,
+        clean: false,
+      });
       try {
         assertEquals(s2.connack.sessionPresent, true);
         const again = await s2.client.expect("publish", 5000);
-        assertEquals([String(again.payload), again.dup, again.messageId], ["in-flight", true, first.messageId]);
+        assertEquals([String(again.payload), again.dup, again.messageId], [
+          "in-flight",
+          true,
+          first.messageId,
+        ]);
         s2.client.sendPacket({ cmd: "puback", messageId: again.messageId });
       } finally {
         s2.client.close();
@@ -64,11 +92,18 @@ for (const how of ["graceful", "kill9"] as const) {
     });
   });
 
-  Deno.test({ name: `${how} restart: after PUBREC the broker resends PUBREL for an outgoing QoS 2 message`, ignore: outIgnore }, async () => {
+  Deno.test({
+    name: `${how} restart: after PUBREC the broker resends PUBREL for an outgoing QoS 2 message`,
+    ignore: outIgnore,
+  }, async () => {
     await withRestarts(async (b, restartIt) => {
       const id = uniqueId("out2");
       const topic = `r2/${id}`;
-      const s1 = await RawClient.connect(b.tcpPort, { clientId: id, protocolVersion: 4, clean: false });
+      const s1 = await RawClient.connect(b.tcpPort, {
+        clientId: id,
+        protocolVersion: 4,
+        clean: false,
+      });
       s1.client.sendPacket({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic, qos: 2 }] });
       await s1.client.expect("suback");
       const pub = await connectClient(b, { protocolVersion: 4 });
@@ -79,13 +114,21 @@ for (const how of ["graceful", "kill9"] as const) {
       await closeClient(pub);
       s1.client.close();
       const b2 = await restartIt(how);
-      const s2 = await RawClient.connect(b2.tcpPort, { clientId: id, protocolVersion: 4, clean: false });
+      const s2 = await RawClient.connect(b2.tcpPort, {
+        clientId: id,
+        protocolVersion: 4,
+        clean: false,
+      });
       try {
         const rel = await s2.client.expect("pubrel", 5000);
         assertEquals(rel.messageId, p.messageId);
         s2.client.sendPacket({ cmd: "pubcomp", messageId: p.messageId });
         await sleep(300);
-        assertEquals(s2.client.pending().filter((x) => x.cmd === "publish").length, 0, "no second PUBLISH");
+        assertEquals(
+          s2.client.pending().filter((x) => x.cmd === "publish").length,
+          0,
+          "no second PUBLISH",
+        );
       } finally {
         s2.client.close();
       }
@@ -100,15 +143,39 @@ for (const how of ["graceful", "kill9"] as const) {
       await s1.subscribeAsync(topic, { qos: 2 });
       await closeClient(s1);
       const pubId = uniqueId("r3p");
-      const p1 = await RawClient.connect(b.tcpPort, { clientId: pubId, protocolVersion: 4, clean: false });
-      p1.client.sendPacket({ cmd: "publish", topic, payload: "eo", qos: 2, messageId: 42, dup: false, retain: false });
+      const p1 = await RawClient.connect(b.tcpPort, {
+        clientId: pubId,
+        protocolVersion: 4,
+        clean: false,
+      });
+      p1.client.sendPacket({
+        cmd: "publish",
+        topic,
+        payload: "eo",
+        qos: 2,
+        messageId: 42,
+        dup: false,
+        retain: false,
+      });
       await p1.client.expect("pubrec");
       p1.client.close();
       const b2 = await restartIt(how);
-      const p2 = await RawClient.connect(b2.tcpPort, { clientId: pubId, protocolVersion: 4, clean: false });
+      const p2 = await RawClient.connect(b2.tcpPort, {
+        clientId: pubId,
+        protocolVersion: 4,
+        clean: false,
+      });
       try {
         assertEquals(p2.connack.sessionPresent, true);
-        p2.client.sendPacket({ cmd: "publish", topic, payload: "eo", qos: 2, messageId: 42, dup: true, retain: false });
+        p2.client.sendPacket({
+          cmd: "publish",
+          topic,
+          payload: "eo",
+          qos: 2,
+          messageId: 42,
+          dup: true,
+          retain: false,
+        });
         assertEquals((await p2.client.expect("pubrec", 5000)).messageId, 42);
         p2.client.sendPacket({ cmd: "pubrel", messageId: 42 });
         assertEquals((await p2.client.expect("pubcomp")).messageId, 42);
@@ -129,7 +196,12 @@ Deno.test("graceful restart: persistent sessions, subscriptions, queued and reta
   await withRestarts(async (b, restartIt) => {
     const id = uniqueId("gr");
     const topic = `gr/${id}`;
-    const s1 = await connectClient(b, { protocolVersion: 5, clientId: id, clean: false, properties: { sessionExpiryInterval: 600 } });
+    const s1 = await connectClient(b, {
+      protocolVersion: 5,
+      clientId: id,
+      clean: false,
+      properties: { sessionExpiryInterval: 600 },
+    });
     await s1.subscribeAsync(topic, { qos: 1 });
     await closeClient(s1);
     const pub = await connectClient(b, { protocolVersion: 5 });
@@ -140,7 +212,12 @@ Deno.test("graceful restart: persistent sessions, subscriptions, queued and reta
     // published after the restart while the session is still offline: queued too
     const pub2 = await connectClient(b2, { protocolVersion: 5 });
     await pub2.publishAsync(topic, "offline-after-restart", { qos: 1 });
-    const s2 = await connectClient(b2, { protocolVersion: 5, clientId: id, clean: false, properties: { sessionExpiryInterval: 600 } });
+    const s2 = await connectClient(b2, {
+      protocolVersion: 5,
+      clientId: id,
+      clean: false,
+      properties: { sessionExpiryInterval: 600 },
+    });
     assertEquals(connackOf(s2).sessionPresent, true);
     const inbox = inboxOf(s2);
     await inbox.waitCount(21, 5000).catch(() => {});
@@ -148,7 +225,11 @@ Deno.test("graceful restart: persistent sessions, subscriptions, queued and reta
     await inbox.waitCount(22, 3000).catch(() => {});
     assertEquals(
       inbox.messages.map((m) => m.payload),
-      [...Array.from({ length: 20 }, (_, i) => `g${i}`), "offline-after-restart", "live-after-restart"],
+      [
+        ...Array.from({ length: 20 }, (_, i) => `g${i}`),
+        "offline-after-restart",
+        "live-after-restart",
+      ],
     );
     const fresh = await connectClient(b2, { protocolVersion: 5 });
     const fin = new Inbox(fresh);

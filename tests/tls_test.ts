@@ -16,22 +16,67 @@ import {
 } from "./harness/clients.ts";
 
 async function openssl(args: string[], cwd: string): Promise<void> {
-  const out = await new Deno.Command("openssl", { args, cwd, stdin: "null", stdout: "piped", stderr: "piped" })
+  const out = await new Deno.Command("openssl", {
+    args,
+    cwd,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  })
     .output();
-  if (out.code !== 0) throw new Error(`openssl ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  if (out.code !== 0) {
+    throw new Error(`openssl ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  }
 }
 
 /** Make ca.crt, server.{crt,key} (SAN 127.0.0.1) and client.{crt,key} in dir. */
 async function makePki(dir: string): Promise<void> {
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  await openssl(["req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=edgemq-e2e-ca"], dir);
-  await Deno.writeTextFile(`${dir}/server.ext`, "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n");
+  await openssl([
+    "req",
+    "-x509",
+    ...ec,
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.crt",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=edgemq-e2e-ca",
+  ], dir);
+  await Deno.writeTextFile(
+    `${dir}/server.ext`,
+    "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n",
+  );
   await Deno.writeTextFile(`${dir}/client.ext`, "extendedKeyUsage=clientAuth\n");
   for (const who of ["server", "client"]) {
-    await openssl(["req", ...ec, "-keyout", `${who}.key`, "-out", `${who}.csr`, "-subj", `/CN=e2e-${who}`], dir);
     await openssl([
-      "x509", "-req", "-in", `${who}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-      "-out", `${who}.crt`, "-days", "2", "-extfile", `${who}.ext`,
+      "req",
+      ...ec,
+      "-keyout",
+      `${who}.key`,
+      "-out",
+      `${who}.csr`,
+      "-subj",
+      `/CN=e2e-${who}`,
+    ], dir);
+    await openssl([
+      "x509",
+      "-req",
+      "-in",
+      `${who}.csr`,
+      "-CA",
+      "ca.crt",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-out",
+      `${who}.crt`,
+      "-days",
+      "2",
+      "-extfile",
+      `${who}.ext`,
     ], dir);
   }
 }
@@ -43,9 +88,17 @@ Deno.test("TLS and WSS listeners", async (t) => {
     const ca = Buffer.from(await Deno.readFile(`${dir}/ca.crt`));
     const cert = Buffer.from(await Deno.readFile(`${dir}/client.crt`));
     const key = Buffer.from(await Deno.readFile(`${dir}/client.key`));
-    const files = { certFile: `${dir}/server.crt`, keyFile: `${dir}/server.key`, caFile: `${dir}/ca.crt` };
+    const files = {
+      certFile: `${dir}/server.crt`,
+      keyFile: `${dir}/server.key`,
+      caFile: `${dir}/ca.crt`,
+    };
     const secure: ConnectOptions = { ca, rejectUnauthorized: true };
-    const roundTrip = async (b: Parameters<typeof connectClient>[0], transport: Transport, extra: ConnectOptions) => {
+    const roundTrip = async (
+      b: Parameters<typeof connectClient>[0],
+      transport: Transport,
+      extra: ConnectOptions,
+    ) => {
       const c = await connectClient(b, { protocolVersion: 5, transport, ...secure, ...extra });
       try {
         const topic = `tls/${uniqueId()}`;
@@ -61,12 +114,20 @@ Deno.test("TLS and WSS listeners", async (t) => {
     const b = await startBroker({ tls: { ...files, requireClientCert: false } });
     try {
       for (const transport of ["tls", "wss"] as const) {
-        await t.step(`${transport}: a client verifying the server certificate does a QoS 1 round trip`, async () => {
-          await roundTrip(b, transport, {});
-        });
-        await t.step(`${transport}: a client that does not trust the CA is refused by its own verification`, async () => {
-          await assertRejects(() => connectClient(b, { transport, rejectUnauthorized: true, connectTimeout: 3000 }));
-        });
+        await t.step(
+          `${transport}: a client verifying the server certificate does a QoS 1 round trip`,
+          async () => {
+            await roundTrip(b, transport, {});
+          },
+        );
+        await t.step(
+          `${transport}: a client that does not trust the CA is refused by its own verification`,
+          async () => {
+            await assertRejects(() =>
+              connectClient(b, { transport, rejectUnauthorized: true, connectTimeout: 3000 })
+            );
+          },
+        );
       }
       await t.step("a TLS client and a plain TCP client exchange messages", async () => {
         const topic = `tlsmix/${uniqueId()}`;
@@ -86,15 +147,21 @@ Deno.test("TLS and WSS listeners", async (t) => {
     const m = await startBroker({ ws: false, tls: { ...files, requireClientCert: true } });
     try {
       for (const transport of ["tls", "wss"] as const) {
-        await t.step(`${transport} with requireClientCert: a client certificate signed by the CA is accepted`, async () => {
-          await roundTrip(m, transport, { cert, key });
-        });
-        await t.step(`${transport} with requireClientCert: a client without a certificate is refused`, async () => {
-          const e = await assertRejects(() =>
-            connectClient(m, { protocolVersion: 5, transport, ...secure, connectTimeout: 3000 })
-          );
-          assert(e instanceof Error);
-        });
+        await t.step(
+          `${transport} with requireClientCert: a client certificate signed by the CA is accepted`,
+          async () => {
+            await roundTrip(m, transport, { cert, key });
+          },
+        );
+        await t.step(
+          `${transport} with requireClientCert: a client without a certificate is refused`,
+          async () => {
+            const e = await assertRejects(() =>
+              connectClient(m, { protocolVersion: 5, transport, ...secure, connectTimeout: 3000 })
+            );
+            assert(e instanceof Error);
+          },
+        );
       }
     } finally {
       await m.stop();

@@ -5,7 +5,14 @@
 
 import { assert, assertEquals, assertRejects } from "./harness/assert.ts";
 import { edgemqStep, startBroker } from "./harness/broker.ts";
-import { closeClient, connectClient, dropClient, Inbox, inboxOf, uniqueId } from "./harness/clients.ts";
+import {
+  closeClient,
+  connectClient,
+  dropClient,
+  Inbox,
+  inboxOf,
+  uniqueId,
+} from "./harness/clients.ts";
 import { encode } from "./harness/raw.ts";
 import { WsRaw } from "./harness/wsRaw.ts";
 
@@ -19,7 +26,14 @@ Deno.test("MQTT over WebSocket frames", async (t) => {
     return w;
   };
   const connectPkt = (id: string) =>
-    encode({ cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clean: true, clientId: id, keepalive: 20 }, 4);
+    encode({
+      cmd: "connect",
+      protocolId: "MQTT",
+      protocolVersion: 4,
+      clean: true,
+      clientId: id,
+      keepalive: 20,
+    }, 4);
   const serves = async () => {
     const c = await connectClient(b, { protocolVersion: 4, transport: "ws" });
     const topic = `wsalive/${uniqueId()}`;
@@ -44,7 +58,11 @@ Deno.test("MQTT over WebSocket frames", async (t) => {
 
     await t.step("two MQTT packets in one WebSocket frame are both processed", async () => {
       const w = await open();
-      const sub = encode({ cmd: "subscribe", messageId: 5, subscriptions: [{ topic: "wsf/x", qos: 1 }] }, 4);
+      const sub = encode({
+        cmd: "subscribe",
+        messageId: 5,
+        subscriptions: [{ topic: "wsf/x", qos: 1 }],
+      }, 4);
       w.send(new Uint8Array([...connectPkt(uniqueId("wsf")), ...sub]));
       assertEquals((await w.next()).cmd, "connack");
       const ack = await w.next();
@@ -72,39 +90,59 @@ Deno.test("MQTT over WebSocket frames", async (t) => {
       await serves();
     });
 
-    await t.step("garbage in a binary frame closes the connection and the broker keeps serving", async () => {
-      const w = await open();
-      w.send(new Uint8Array([0xf0, 0xff, 0xff, 0xff, 0xff, 0x7f, 1, 2, 3]));
-      await w.waitClosed(3000);
-      await serves();
-    });
+    await t.step(
+      "garbage in a binary frame closes the connection and the broker keeps serving",
+      async () => {
+        const w = await open();
+        w.send(new Uint8Array([0xf0, 0xff, 0xff, 0xff, 0xff, 0x7f, 1, 2, 3]));
+        await w.waitClosed(3000);
+        await serves();
+      },
+    );
 
     await t.step("a WebSocket client's will is sent when its connection drops", async () => {
       const topic = `wswill/${uniqueId()}`;
       const watch = await connectClient(b, { protocolVersion: 5, transport: "ws" });
       const inbox = new Inbox(watch);
       await watch.subscribeAsync(topic, { qos: 1 });
-      const c = await connectClient(b, { protocolVersion: 5, transport: "ws", will: { topic, payload: "ws-gone", qos: 1, retain: false } });
+      const c = await connectClient(b, {
+        protocolVersion: 5,
+        transport: "ws",
+        will: { topic, payload: "ws-gone", qos: 1, retain: false },
+      });
       dropClient(c);
       assertEquals((await inbox.next(3000)).payload, "ws-gone");
       await closeClient(watch);
     });
 
-    await t.step("a WebSocket persistent session receives messages queued while offline", async () => {
-      const id = uniqueId("wsp");
-      const topic = `wsp/${id}`;
-      const s1 = await connectClient(b, { protocolVersion: 4, transport: "ws", clientId: id, clean: false });
-      await s1.subscribeAsync(topic, { qos: 1 });
-      await closeClient(s1);
-      const pub = await connectClient(b, { protocolVersion: 4 });
-      await pub.publishAsync(topic, "queued", { qos: 1 });
-      await closeClient(pub);
-      const s2 = await connectClient(b, { protocolVersion: 4, transport: "ws", clientId: id, clean: false });
-      assertEquals((await inboxOf(s2).next(3000)).payload, "queued");
-      await closeClient(s2);
-      const end = await connectClient(b, { protocolVersion: 4, clientId: id, clean: true });
-      await closeClient(end);
-    });
+    await t.step(
+      "a WebSocket persistent session receives messages queued while offline",
+      async () => {
+        const id = uniqueId("wsp");
+        const topic = `wsp/${id}`;
+        const s1 = await connectClient(b, {
+          protocolVersion: 4,
+          transport: "ws",
+          clientId: id,
+          clean: false,
+        });
+        await s1.subscribeAsync(topic, { qos: 1 });
+        await closeClient(s1);
+        const pub = await connectClient(b, { protocolVersion: 4 });
+        await pub.publishAsync(topic, "queued", { qos: 1 });
+        await closeClient(pub);
+        const s2 = await connectClient(b, {
+          protocolVersion: 4,
+          transport: "ws",
+          clientId: id,
+          clean: false,
+        });
+        assertEquals((await inboxOf(s2).next(3000)).payload, "queued");
+        await closeClient(s2);
+        const end = await connectClient(b, { protocolVersion: 4, clientId: id, clean: true });
+        await closeClient(end);
+      },
+    );
   } finally {
     for (const w of socks) await w.close();
     await b.stop();

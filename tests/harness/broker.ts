@@ -170,7 +170,13 @@ export function edgemqConfig(o: BrokerOptions, dataDir: string): Record<string, 
       requireClientCert: o.tls.requireClientCert ?? false,
     };
     mqtt.tlsListener = { enable: true, host: "127.0.0.1", port: o.tlsPort ?? 0, ...files };
-    mqtt.wssListener = { enable: true, host: "127.0.0.1", port: o.wssPort ?? 0, path: "/mqtt", ...files };
+    mqtt.wssListener = {
+      enable: true,
+      host: "127.0.0.1",
+      port: o.wssPort ?? 0,
+      path: "/mqtt",
+      ...files,
+    };
   }
   if (o.passwordFile !== undefined) mqtt.passwordFile = o.passwordFile;
   if (o.acl !== undefined) mqtt.acl = o.acl;
@@ -351,7 +357,6 @@ export async function startBroker(options: BrokerOptions = {}): Promise<BrokerHa
 
   const waitForLog = (pred: (l: LogLine) => boolean, timeoutMs: number): Promise<LogLine> => {
     return new Promise<LogLine>((resolve, reject) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
       const check = () => {
         const hit = logs.find(pred);
         if (hit !== undefined) {
@@ -366,7 +371,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<BrokerHa
         clearTimeout(timer);
         waiters.delete(check);
       };
-      timer = setTimeout(() => {
+      const timer = setTimeout(() => {
         cleanup();
         reject(new Error(`no matching broker log line within ${timeoutMs} ms`));
       }, timeoutMs);
@@ -470,7 +475,11 @@ export async function startBroker(options: BrokerOptions = {}): Promise<BrokerHa
       }
     } else {
       const deadline = Date.now() + timeoutMs;
-      const ports = [tcpPort!, ...(wantWs ? [wsPort!] : []), ...(tlsPort !== undefined ? [tlsPort, wssPort!] : [])];
+      const ports = [
+        tcpPort!,
+        ...(wantWs ? [wsPort!] : []),
+        ...(tlsPort !== undefined ? [tlsPort, wssPort!] : []),
+      ];
       while (!(await Promise.all(ports.map(canConnect))).every((x) => x)) {
         if (exited) throw new Error(`mosquitto exited with code ${exitCode}`);
         if (Date.now() > deadline) throw new Error("mosquitto did not open its port in time");

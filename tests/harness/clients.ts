@@ -64,7 +64,10 @@ export function uniqueId(prefix = "t"): string {
  * Connect an MQTT.js client (no automatic reconnect) and wait for CONNACK.
  * Rejects when the broker refuses the connection.
  */
-export async function connectClient(b: BrokerHandle, opts: ConnectOptions = {}): Promise<MqttClient> {
+export async function connectClient(
+  b: BrokerHandle,
+  opts: ConnectOptions = {},
+): Promise<MqttClient> {
   const { transport, ...rest } = opts;
   const client = mqtt.connect(brokerUrl(b, transport), {
     reconnectPeriod: 0,

@@ -131,7 +131,11 @@ export class MosqSub {
     }).spawn();
     const sub = new MosqSub(child);
     try {
-      await sub.#waitFor(() => sub.lines.some((l) => /received SUBACK/i.test(l)), timeoutMs, "SUBACK");
+      await sub.#waitFor(
+        () => sub.lines.some((l) => /received SUBACK/i.test(l)),
+        timeoutMs,
+        "SUBACK",
+      );
     } catch (e) {
       await sub.stop("SIGKILL");
       throw new Error(`${(e as Error).message}; output: ${sub.lines.join(" | ")}`);
@@ -198,7 +202,11 @@ export class MosqSub {
       };
       const t = setTimeout(() => {
         this.#waiters.delete(check);
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what} (have ${this.messages.length})`));
+        reject(
+          new Error(
+            `timed out after ${timeoutMs} ms waiting for ${what} (have ${this.messages.length})`,
+          ),
+        );
       }, timeoutMs);
       this.#waiters.add(check);
     });

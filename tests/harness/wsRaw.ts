@@ -50,7 +50,10 @@ export class WsRaw {
     port: number,
     opts: { path?: string; protocols?: string[]; protocolVersion?: 4 | 5; timeoutMs?: number } = {},
   ): Promise<WsRaw> {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}${opts.path ?? "/mqtt"}`, opts.protocols ?? ["mqtt"]);
+    const ws = new WebSocket(
+      `ws://127.0.0.1:${port}${opts.path ?? "/mqtt"}`,
+      opts.protocols ?? ["mqtt"],
+    );
     const raw = new WsRaw(ws, opts.protocolVersion ?? 4);
     return new Promise<WsRaw>((resolve, reject) => {
       const t = setTimeout(() => {
@@ -80,7 +83,11 @@ export class WsRaw {
 
   /** Next packet; throws on timeout or close. */
   async next(timeoutMs = 3000): Promise<Packet> {
-    await this.#waitFor(() => this.packets.length > this.#cursor || this.#closed, timeoutMs, "a packet");
+    await this.#waitFor(
+      () => this.packets.length > this.#cursor || this.#closed,
+      timeoutMs,
+      "a packet",
+    );
     if (this.packets.length > this.#cursor) return this.packets[this.#cursor++];
     throw new Error("WebSocket closed by the server");
   }
