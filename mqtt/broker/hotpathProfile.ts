@@ -8,14 +8,10 @@
  */
 import { createMqttBroker } from "../mod.ts";
 import { defaultMqttBrokerOptions } from "./options.ts";
-import {
-  framePacket,
-  MemoryDistStore,
-  MemoryRetainStore,
-  MemorySessionRegistry,
-  rawConnect,
-  testAuthenticator,
-} from "./testHarness.ts";
+import { framePacket, rawConnect, testAuthenticator } from "./testHarness.ts";
+import { MemoryDistStore } from "../../stores/dist/memoryDistStore.ts";
+import { MemoryRetainStore } from "../../stores/retain/memoryRetainStore.ts";
+import { LocalSessionRegistry } from "../../stores/sessions/localSessionRegistry.ts";
 import { MemoryInboxStore } from "../../stores/inbox/memoryInboxStore.ts";
 import { silentLogger } from "../../log/jsonLog.ts";
 import type { ConnectionEvents, MqttConnection } from "../transport/types.ts";
@@ -53,8 +49,8 @@ const broker = createMqttBroker(defaultMqttBrokerOptions(), {
     maxSubscriptions: 100,
     maxIncomingQos2: 100,
   }),
-  retain: new MemoryRetainStore(),
-  sessions: new MemorySessionRegistry(),
+  retain: new MemoryRetainStore({ maxRetainedPerTenant: 1000 }),
+  sessions: new LocalSessionRegistry(),
   authenticator: testAuthenticator,
   acl: { checkPublish: () => true, checkSubscribe: () => true, checkDeliver: () => true },
   log: silentLogger,

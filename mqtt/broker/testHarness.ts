@@ -7,117 +7,15 @@
  */
 import * as mqttPacket from "mqtt-packet";
 import { createMemoryLogger, type Logger } from "../../log/jsonLog.ts";
-import type { DistStore, MatchResult, Route, RouteRemoval } from "../../stores/dist/distStore.ts";
-import { RouteIndex } from "../../stores/dist/routeIndex.ts";
-import { topicMatchesFilter } from "../../stores/dist/topicValidation.ts";
+import { MemoryDistStore } from "../../stores/dist/memoryDistStore.ts";
 import { MemoryInboxStore } from "../../stores/inbox/memoryInboxStore.ts";
-import type { ClientKey, StoredMessage } from "../../stores/message.ts";
-import type { RetainSetResult, RetainStore } from "../../stores/retain/retainStore.ts";
-import type {
-  KickListener,
-  SessionOwner,
-  SessionRegistry,
-} from "../../stores/sessions/sessionRegistry.ts";
+import { MemoryRetainStore } from "../../stores/retain/memoryRetainStore.ts";
+import { LocalSessionRegistry } from "../../stores/sessions/localSessionRegistry.ts";
 import type { Authenticator, AuthRequest, AuthResult } from "../auth/types.ts";
 import type { ConnectionEvents, ListenerKind, MqttConnection } from "../transport/types.ts";
 import type { MqttAcl } from "../session/context.ts";
 import { createMqttBroker, type MqttBroker } from "./broker.ts";
 import { defaultMqttBrokerOptions, type MqttBrokerOptions } from "./options.ts";
-
-/** dist over the shared RouteIndex, with the incarnation guard. */
-export class MemoryDistStore implements DistStore {
-  private index = new RouteIndex();
-  private count = 0;
-  addRoutes(routes: readonly Route[]): Promise<void> {
-    for (const r of routes) {
-      if (this.index.get(r) === undefined) this.count++;
-      this.index.put(r);
-    }
-    return Promise.resolve();
-  }
-  removeRoutes(removals: readonly RouteRemoval[]): Promise<void> {
-    for (const r of removals) {
-      const cur = this.index.get(r);
-      if (cur !== undefined && cur.incarnation <= r.incarnation) {
-        this.index.remove(r);
-        this.count--;
-      }
-    }
-    return Promise.resolve();
-  }
-  removeTransientRoutesOfNode(): Promise<number> {
-    return Promise.resolve(0);
-  }
-  match(tenant: string, topic: string): MatchResult {
-    return this.index.match(tenant, topic);
-  }
-  routeCount(): number {
-    return this.count;
-  }
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-}
-
-/** Retained messages in a Map. */
-export class MemoryRetainStore implements RetainStore {
-  readonly messages = new Map<string, StoredMessage>();
-  set(m: StoredMessage): Promise<RetainSetResult> {
-    const k = `${m.tenant}\u0000${m.topic}`;
-    if (m.payload.length === 0) {
-      this.messages.delete(k);
-      return Promise.resolve("deleted");
-    }
-    const had = this.messages.has(k);
-    this.messages.set(k, m);
-    return Promise.resolve(had ? "replaced" : "stored");
-  }
-  match(tenant: string, filter: string, nowMs: number, limit: number): Promise<StoredMessage[]> {
-    const out = [...this.messages.values()]
-      .filter((m) => m.tenant === tenant && topicMatchesFilter(m.topic, filter))
-      .filter((m) => m.expiresAtMs === null || m.expiresAtMs > nowMs)
-      .sort((a, b) => a.topic < b.topic ? -1 : 1);
-    return Promise.resolve(out.slice(0, limit));
-  }
-  count(tenant: string): number {
-    return [...this.messages.values()].filter((m) => m.tenant === tenant).length;
-  }
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-}
-
-/** Single-node registry; kicks fire synchronously inside claim. */
-export class MemorySessionRegistry implements SessionRegistry {
-  private owners = new Map<string, SessionOwner>();
-  private incarnations = new Map<string, number>();
-  private listeners = new Set<KickListener>();
-  claim(key: ClientKey, nodeId: string, connectionId: number) {
-    const k = `${key.tenant}\u0000${key.clientId}`;
-    const incarnation = (this.incarnations.get(k) ?? 0) + 1;
-    this.incarnations.set(k, incarnation);
-    const owner: SessionOwner = { nodeId, connectionId, incarnation };
-    const displaced = this.owners.get(k) ?? null;
-    this.owners.set(k, owner);
-    if (displaced !== null) { for (const l of this.listeners) l(key, displaced, owner); }
-    return Promise.resolve({ owner, displaced });
-  }
-  release(key: ClientKey, owner: SessionOwner): Promise<void> {
-    const k = `${key.tenant}\u0000${key.clientId}`;
-    if (this.owners.get(k)?.incarnation === owner.incarnation) this.owners.delete(k);
-    return Promise.resolve();
-  }
-  owner(key: ClientKey): Promise<SessionOwner | null> {
-    return Promise.resolve(this.owners.get(`${key.tenant}\u0000${key.clientId}`) ?? null);
-  }
-  onKick(listener: KickListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-}
 
 /** Accepts everyone except user "bad" (bad credentials) and "nobody" (not authorized). */
 export const testAuthenticator: Authenticator = {
@@ -340,8 +238,8 @@ export class Harness {
     maxSubscriptions: 100,
     maxIncomingQos2: 100,
   });
-  readonly retain = new MemoryRetainStore();
-  readonly sessions = new MemorySessionRegistry();
+  readonly retain = new MemoryRetainStore({ maxRetainedPerTenant: 1000 });
+  readonly sessions = new LocalSessionRegistry();
   readonly log: Logger & { lines: Record<string, unknown>[] } = createMemoryLogger();
   broker: MqttBroker;
   nowMs = 1_000_000;

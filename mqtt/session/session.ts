@@ -343,7 +343,7 @@ export class Session implements ConnectionEvents {
       this.pendingAcks--;
       if (this.ackChain === next) this.ackChain = null;
       this.storeFailed(err);
-    });
+    }).catch((err) => this.fail(err)); // never an unhandled rejection
     this.ackChain = next;
   }
 
