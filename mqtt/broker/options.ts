@@ -69,6 +69,12 @@ export interface MqttBrokerOptions {
   sharedSubscriptionAvailable: boolean;
   /** When false, SUBSCRIBE with a subscription identifier gets DISCONNECT 0xA1. Default true. */
   subscriptionIdentifierAvailable: boolean;
+  /**
+   * SUBACK code for a v5 subscription the ACL denies: 0x87 Not authorized
+   * (default) or 0x80 Unspecified error (what the Paho interoperability
+   * suite's `test_subscribe_failure` expects). v3 always gets 0x80.
+   */
+  v5SubscribeDeniedReasonCode: 0x80 | 0x87;
   /** When false, an empty client id gets CONNACK 0x85 (v3 0x02). Default true. */
   allowZeroLengthClientId: boolean;
   /** Cap on a v5 will delay interval (seconds); larger values are reduced to it. Default 86400. */
@@ -112,6 +118,7 @@ export function defaultMqttBrokerOptions(): MqttBrokerOptions {
     wildcardSubscriptionAvailable: true,
     sharedSubscriptionAvailable: true,
     subscriptionIdentifierAvailable: true,
+    v5SubscribeDeniedReasonCode: 0x87,
     allowZeroLengthClientId: true,
     maxWillDelaySeconds: 86400,
     slowSubscriberMs: 2000,

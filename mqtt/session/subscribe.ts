@@ -87,7 +87,7 @@ export async function handleSubscribe(s: Session, p: SubscribePacket): Promise<v
       continue;
     }
     if (!ctx.acl.checkSubscribe(s.aclContext, req.filter)) {
-      fail(req.filter, ReasonCode.NOT_AUTHORIZED, "subscribe not authorized");
+      fail(req.filter, o.v5SubscribeDeniedReasonCode, "subscribe not authorized");
       continue;
     }
     const existed = subs.has(req.filter) || granted.some((g) => g.full === req.filter);
