@@ -147,3 +147,48 @@ Deno.test("tcp transport: reconnects to a restarted peer, backpressure on a full
     await b.close();
   }
 });
+
+Deno.test("tcp transport: large messages through a congested socket arrive whole and in order", async () => {
+  const a = await listenTcpTransport({
+    host: "127.0.0.1",
+    port: 0,
+    env: "e",
+    secret: "s",
+    log: silentLogger,
+    config: { maxQueuedBytesPerPeer: 4 * 1024 * 1024 },
+  });
+  const b = await listenTcpTransport({
+    host: "127.0.0.1",
+    port: 0,
+    env: "e",
+    secret: "s",
+    log: silentLogger,
+  });
+  try {
+    const got: number[] = [];
+    let corrupt = 0;
+    b.onMessage("bulk", (_from, p) => {
+      if (p.byteLength !== 256 * 1024 || p[p.byteLength - 1] !== p[0]) corrupt++;
+      got.push(p[0]);
+    });
+    const accepted: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      const payload = new Uint8Array(256 * 1024).fill(i);
+      if (a.send(b.localId, "bulk", payload)) accepted.push(i);
+    }
+    ok(accepted.length < 40, "the 4 MiB queue bound must refuse some of 10 MiB");
+    ok(accepted.length >= 10, `only ${accepted.length} accepted`);
+    const deadline = Date.now() + 10_000;
+    while (got.length < accepted.length && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    strictEqual(corrupt, 0);
+    strictEqual(JSON.stringify(got), JSON.stringify(accepted));
+    // Once drained, the queue accepts again.
+    ok(a.send(b.localId, "bulk", new Uint8Array(256 * 1024)));
+    strictEqual(a.queuedBytes(b.localId) <= 256 * 1024 + 64, true);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
