@@ -24,6 +24,8 @@ const MAX_SYNCS_IN_FLIGHT = 4;
 export interface WalSyncStats {
   /** fdatasync calls completed. */
   readonly syncs: number;
+  /** Wall time of those calls, summed (ms); they run off the JS thread. */
+  readonly syncMsTotal: number;
   /** Checkpoints run. */
   readonly checkpoints: number;
   /** Wall time of checkpoints (they run on the JS thread), summed (ms). */
@@ -57,6 +59,7 @@ export class WalSyncer {
   #next: Deferred | null = null;
   #failed: unknown = null;
   #syncs = 0;
+  #syncMs = 0;
   #checkpoints = 0;
   #checkpointMs = 0;
 
@@ -80,6 +83,7 @@ export class WalSyncer {
   stats(): WalSyncStats {
     return {
       syncs: this.#syncs,
+      syncMsTotal: this.#syncMs,
       checkpoints: this.#checkpoints,
       checkpointMsTotal: this.#checkpointMs,
     };
@@ -99,7 +103,9 @@ export class WalSyncer {
       try {
         // Opened synchronously so that overlapping syncs share one handle.
         this.#file ??= Deno.openSync(this.#walPath, { read: true });
+        const t0 = performance.now();
         await this.#file.syncData();
+        this.#syncMs += performance.now() - t0;
         this.#syncs++;
       } catch (err) {
         // A failed fsync leaves the page cache in an unknown state: the store is unusable.
