@@ -11,7 +11,15 @@ import {
   sleep,
   startBroker,
 } from "./harness/broker.ts";
-import { closeClient, connackOf, connectClient, inboxOf, uniqueId } from "./harness/clients.ts";
+import {
+  closeClient,
+  connackOf,
+  connectClient,
+  Inbox,
+  inboxOf,
+  publishReason,
+  uniqueId,
+} from "./harness/clients.ts";
 import { frame, mqttString, RawClient } from "./harness/raw.ts";
 
 const LIMITS = {
@@ -24,6 +32,8 @@ const LIMITS = {
   maxConnections: 30,
   topicAliasMaximum: 3,
   maxSessionExpirySeconds: 5,
+  maxInflightOutbound: 5,
+  maxRetainedMessagesPerTenant: 5,
 };
 
 async function rawConnect(b: BrokerHandle, v: 4 | 5, clientId = uniqueId("lim")) {
@@ -252,9 +262,57 @@ Deno.test("configured limits", async (t) => {
 
     await edgemqStep(
       t,
+      "at most maxInflightOutbound QoS 1 deliveries are unacknowledged at once",
+      async () => {
+        const topic = `lio/${uniqueId()}`;
+        const { client: r } = await rawConnect(b, 5);
+        raws.push(r);
+        r.sendPacket({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic, qos: 1 }] });
+        await r.expect("suback");
+        const pub = await connectClient(b, { protocolVersion: 5 });
+        for (let i = 0; i < 12; i++) await pub.publishAsync(topic, `o${i}`, { qos: 1 });
+        await sleep(700);
+        const got = r.pending().filter((p) => p.cmd === "publish");
+        assertEquals(got.length, LIMITS.maxInflightOutbound, "in flight without PUBACK");
+        await closeClient(pub);
+        r.close();
+      },
+    );
+
+    await edgemqStep(
+      t,
+      "v5: a retained message beyond maxRetainedMessagesPerTenant gets PUBACK 0x97 and is not stored",
+      async () => {
+        const base = `lret/${uniqueId()}`;
+        const pub = await connectClient(b, { protocolVersion: 5 });
+        const codes: number[] = [];
+        for (let i = 0; i <= LIMITS.maxRetainedMessagesPerTenant; i++) {
+          codes.push(await publishReason(pub, `${base}/${i}`, `r${i}`, { qos: 1, retain: true }));
+        }
+        assertEquals(codes, [0, 0, 0, 0, 0, 0x97]);
+        const s = await connectClient(b, { protocolVersion: 5 });
+        const inbox = new Inbox(s);
+        await s.subscribeAsync(`${base}/#`, { qos: 1 });
+        await inbox.waitCount(LIMITS.maxRetainedMessagesPerTenant);
+        await inbox.expectNone(300);
+        // deleting one frees a slot
+        await pub.publishAsync(`${base}/0`, "", { qos: 1, retain: true });
+        assertEquals(await publishReason(pub, `${base}/5`, "r5", { qos: 1, retain: true }), 0);
+        for (let i = 1; i <= 5; i++) {
+          await pub.publishAsync(`${base}/${i}`, "", { qos: 1, retain: true });
+        }
+        await closeClient(s);
+        await closeClient(pub);
+      },
+    );
+
+    await edgemqStep(
+      t,
       "connections beyond maxConnections are closed at once; a freed slot admits a new client",
       async () => {
-        for (const r of raws) r.close();
+        for (const r of raws) {
+          r.close();
+        }
         await sleep(500); // let the broker see earlier steps' connections close
         const conns: RawClient[] = [];
         let refused = 0;
@@ -303,6 +361,60 @@ Deno.test({
       const elapsed = Date.now() - t0;
       assert(elapsed >= 1900 && elapsed <= 3900, `closed after ${elapsed} ms`);
     } finally {
+      await b.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "queueOverflowPolicy drop-oldest keeps the newest messages; maxConnectsPerSecond refuses bursts",
+  ignore: IS_MOSQUITTO,
+  fn: async () => {
+    const b = await startBroker({
+      ws: false,
+      limits: {
+        maxQueuedMessagesPerSession: 5,
+        queueOverflowPolicy: "drop-oldest",
+        maxConnectsPerSecond: 20,
+      },
+    });
+    const conns: RawClient[] = [];
+    try {
+      const id = uniqueId("do");
+      const topic = `do/${id}`;
+      const s1 = await connectClient(b, { protocolVersion: 4, clientId: id, clean: false });
+      await s1.subscribeAsync(topic, { qos: 1 });
+      await closeClient(s1);
+      const pub = await connectClient(b, { protocolVersion: 4 });
+      for (let i = 0; i < 12; i++) await pub.publishAsync(topic, `d${i}`, { qos: 1 });
+      await closeClient(pub);
+      const s2 = await connectClient(b, { protocolVersion: 4, clientId: id, clean: false });
+      const inbox = inboxOf(s2);
+      await inbox.waitCount(5, 5000);
+      await inbox.expectNone(300);
+      assertEquals(inbox.messages.map((m) => m.payload), ["d7", "d8", "d9", "d10", "d11"]);
+      await closeClient(s2);
+
+      await sleep(1100); // a fresh one-second window
+      let refused = 0;
+      for (let i = 0; i < 60; i++) {
+        try {
+          const { client, connack } = await rawConnect(b, 4);
+          conns.push(client);
+          if (connack.returnCode !== 0) refused++;
+        } catch {
+          refused++;
+        }
+      }
+      assert(refused >= 30, `only ${refused} of 60 burst connections refused at 20/s`);
+      for (const c of conns) c.close();
+      await sleep(1100);
+      const again = await rawConnect(b, 4);
+      assertEquals(again.connack.returnCode, 0);
+      again.client.close();
+    } finally {
+      for (const c of conns) c.close();
       await b.stop();
     }
   },

@@ -45,6 +45,10 @@ export interface BrokerLimits {
   connectTimeoutMs?: number;
   topicAliasMaximum?: number;
   maxSessionExpirySeconds?: number;
+  queueOverflowPolicy?: "drop-newest" | "drop-oldest";
+  maxRetainedMessagesPerTenant?: number;
+  writeHighWaterMarkBytes?: number;
+  maxWriteBufferBytes?: number;
 }
 
 /** One ACL rule of `mqttServiceConfig.acl`. */
