@@ -6,7 +6,8 @@
  * @module
  */
 import { Decoder, Encoder } from "@msgpack/msgpack";
-import type { MessageProperties, QoS, StoredMessage } from "./message.ts";
+import type { MessageProperties, StoredMessage } from "./message.ts";
+import { isQoS } from "./qos.ts";
 
 /** Version tag of the encoded layout, first element of the array. */
 const LAYOUT_V1 = 1;
@@ -98,15 +99,15 @@ export function decodeStoredMessage(blob: Uint8Array): StoredMessage {
   }
   if (!Array.isArray(v) || v.length !== 10) fail("message", v);
   if (v[0] !== LAYOUT_V1) fail("layout version", v[0]);
-  const qos = v[4];
-  if (qos !== 0 && qos !== 1 && qos !== 2) fail("qos", qos);
+  const qos: unknown = v[4];
+  if (!isQoS(qos)) fail("qos", qos);
   if (typeof v[5] !== "boolean") fail("retain", v[5]);
   const expires = v[8] === null ? null : num(v[8], "expiresAtMs");
   return {
     tenant: str(v[1], "tenant"),
     topic: str(v[2], "topic"),
     payload: bytes(v[3], "payload"),
-    qos: qos as QoS,
+    qos,
     retain: v[5],
     publisherClientId: str(v[6], "publisherClientId"),
     receivedAtMs: num(v[7], "receivedAtMs"),

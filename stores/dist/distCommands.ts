@@ -7,7 +7,7 @@
  */
 import type { DatabaseSync, SQLOutputValue, StatementSync } from "node:sqlite";
 import { StoreCorruptError, textColumn } from "../sqlite/database.ts";
-import type { QoS } from "../message.ts";
+import { isQoS, isRetainHandling } from "../qos.ts";
 import type { Route, RouteKey, RouteRemoval } from "./distStore.ts";
 import { parseSharedFilter, topicFilterError } from "./topicValidation.ts";
 
@@ -97,7 +97,7 @@ function str(path: string, row: Record<string, SQLOutputValue>, col: string): st
 function rowToRoute(path: string, row: Record<string, SQLOutputValue>): Route {
   const qos = int(path, row, "qos");
   const rh = int(path, row, "retain_handling");
-  if (qos > 2 || qos < 0 || rh < 0 || rh > 2) {
+  if (!isQoS(qos) || !isRetainHandling(rh)) {
     throw new StoreCorruptError(path, `routes row has qos=${qos} retain_handling=${rh}`);
   }
   const sid = row["subscription_id"];
@@ -112,10 +112,10 @@ function rowToRoute(path: string, row: Record<string, SQLOutputValue>): Route {
     receiverId: str(path, row, "receiver_id"),
     incarnation: int(path, row, "incarnation"),
     options: {
-      qos: qos as QoS,
+      qos,
       noLocal: int(path, row, "no_local") !== 0,
       retainAsPublished: int(path, row, "retain_as_published") !== 0,
-      retainHandling: rh as 0 | 1 | 2,
+      retainHandling: rh,
       subscriptionId: sid,
     },
   };

@@ -12,7 +12,7 @@
  */
 import type { DatabaseSync, SQLOutputValue } from "node:sqlite";
 import { Decoder, Encoder } from "@msgpack/msgpack";
-import type { ClientKey, QoS, StoredMessage, SubscriptionOptions } from "../message.ts";
+import type { ClientKey, StoredMessage, SubscriptionOptions } from "../message.ts";
 import { decodeStoredMessage, encodeStoredMessage } from "../messageCodec.ts";
 import { StoreCorruptError, textColumn } from "../sqlite/database.ts";
 import {
@@ -23,6 +23,7 @@ import {
   type InboxLimits,
   type InboxMeta,
 } from "./inboxStore.ts";
+import { isQoS, isRetainHandling } from "../qos.ts";
 import { RecentEntries, type RecentEntriesOptions } from "./recentEntries.ts";
 import { createInboxTables, type InboxStatements } from "./inboxTables.ts";
 import {
@@ -211,14 +212,14 @@ export class InboxStateMachine {
       if (typeof filter !== "string") this.#corrupt("inbox_subscriptions.filter is not text");
       const qos = this.#int(row, "qos", "inbox_subscriptions");
       const rh = this.#int(row, "retain_handling", "inbox_subscriptions");
-      if (qos > 2 || qos < 0 || rh < 0 || rh > 2) {
+      if (!isQoS(qos) || !isRetainHandling(rh)) {
         this.#corrupt(`inbox_subscriptions row ${JSON.stringify(filter)} has qos=${qos} rh=${rh}`);
       }
       out.set(filter, {
-        qos: qos as QoS,
+        qos,
         noLocal: this.#int(row, "no_local", "inbox_subscriptions") !== 0,
         retainAsPublished: this.#int(row, "retain_as_published", "inbox_subscriptions") !== 0,
-        retainHandling: rh as 0 | 1 | 2,
+        retainHandling: rh,
         subscriptionId: this.#intOrNull(row, "subscription_id", "inbox_subscriptions"),
       });
     }
@@ -575,7 +576,7 @@ export class InboxStateMachine {
       return;
     }
     const qos = this.#int(row, "qos", "inbox_messages");
-    if (qos < 0 || qos > 2) bad(`qos=${qos}`);
+    if (!isQoS(qos)) bad(`qos=${qos}`);
     const blob = row["message"];
     const ids = row["subscription_ids"];
     if (!(blob instanceof Uint8Array)) bad("message is not a blob");
@@ -596,7 +597,7 @@ export class InboxStateMachine {
     out.push({
       seq,
       message,
-      qos: qos as QoS,
+      qos,
       retain: this.#int(row, "retain", "inbox_messages") !== 0,
       subscriptionIds,
       state: stateCode === 0 ? "queued" : "released",

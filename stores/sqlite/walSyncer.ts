@@ -39,13 +39,7 @@ interface Deferred {
 }
 
 function deferred(): Deferred {
-  let resolve!: () => void;
-  let reject!: (e: unknown) => void;
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
+  return Promise.withResolvers<void>();
 }
 
 /** See the module docs. */
