@@ -27,6 +27,7 @@ import { isQoS, isRetainHandling } from "../qos.ts";
 import { RecentEntries, type RecentEntriesOptions } from "./recentEntries.ts";
 import { createInboxTables, type InboxStatements } from "./inboxTables.ts";
 import {
+  checkEnqueueItem,
   checkInt,
   checkKey,
   checkSessionExpiry,
@@ -449,6 +450,7 @@ export class InboxStateMachine {
   }
 
   #enqueue(items: readonly EnqueueItem[]): EnqueueResult[] {
+    items.forEach(checkEnqueueItem);
     const max = this.#limits.maxQueuedMessages;
     const dropOldest = this.#limits.overflowPolicy === "drop-oldest";
     // One message usually fans out to many inboxes: encode it once.

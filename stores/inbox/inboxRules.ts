@@ -7,7 +7,8 @@
  */
 import type { ClientKey, SubscriptionOptions } from "../message.ts";
 import { parseSharedFilter } from "../dist/topicValidation.ts";
-import { type InboxLimits, SESSION_NEVER_EXPIRES } from "./inboxStore.ts";
+import { type EnqueueItem, type InboxLimits, SESSION_NEVER_EXPIRES } from "./inboxStore.ts";
+import { isQoS } from "../qos.ts";
 
 /**
  * Default limits:
@@ -96,4 +97,21 @@ export function messageExpired(expiresAtMs: number | null, nowMs: number): boole
 /** Map key of a client key (NUL cannot occur in a tenant name). */
 export function keyString(key: ClientKey): string {
   return `${key.tenant}\u0000${key.clientId}`;
+}
+
+/** Throws when an enqueue item is malformed (checked before any item of the call is applied). */
+export function checkEnqueueItem(item: EnqueueItem, index: number): void {
+  const where = `enqueue item ${index} (client ${JSON.stringify(item.key?.clientId)})`;
+  if (!isQoS(item.qos)) throw new RangeError(`${where}: qos ${String(item.qos)}`);
+  if (!(item.message?.payload instanceof Uint8Array)) {
+    throw new TypeError(`${where}: message payload is not a Uint8Array`);
+  }
+  if (!Number.isSafeInteger(item.incarnation)) {
+    throw new RangeError(`${where}: incarnation ${item.incarnation}`);
+  }
+  for (const id of item.subscriptionIds) {
+    if (!Number.isInteger(id) || id < 1 || id > 268435455) {
+      throw new RangeError(`${where}: subscription id ${id} not in 1..268435455`);
+    }
+  }
 }

@@ -528,6 +528,19 @@ export function inboxStoreSuite(name: string, makeHarness: () => InboxStoreHarne
     );
     await rejects(s.read(K, 0, -2, T0), /maxCount.*-2/);
     await rejects(s.remove(K, [1, 0.5]), /seq.*0\.5/);
+    const { meta } = await s.attach(K, { cleanStart: false, sessionExpirySeconds: 10, nowMs: T0 });
+    await rejects(
+      s.enqueue([item(K, meta.incarnation, "ok"), {
+        ...item(K, meta.incarnation, "bad"),
+        qos: 3 as 0,
+      }]),
+      /item 1.*qos 3/,
+    );
+    await rejects(
+      s.enqueue([{ ...item(K, meta.incarnation, "bad"), subscriptionIds: [0] }]),
+      /subscription id 0/,
+    );
+    strictEqual((await s.get(K))?.queuedCount, 0, "a rejected enqueue stores nothing");
     await rejects(s.addIncomingQos2(K, 70000), /packetId.*70000/);
     await s.close();
   });

@@ -18,6 +18,7 @@ import {
   type InboxStore,
 } from "./inboxStore.ts";
 import {
+  checkEnqueueItem,
   checkInt,
   checkKey,
   checkSessionExpiry,
@@ -198,6 +199,7 @@ export class MemoryInboxStore implements InboxStore {
   enqueue(items: readonly EnqueueItem[]): Promise<EnqueueResult[]> {
     return run(() => {
       this.#check();
+      items.forEach(checkEnqueueItem);
       const max = this.#limits.maxQueuedMessages;
       return items.map((item): EnqueueResult => {
         const b = this.#live(item.key, item.incarnation);
