@@ -303,3 +303,36 @@ Deno.test("v5: reason strings are dropped when they would exceed the client's ma
   assertEquals([ack.reasonCode, ack.properties?.reasonString], [0x87, undefined]);
   await h.close();
 });
+
+Deno.test("v5: feature flags off: wildcard 0xA2, shared 0x9E, subscription ids DISCONNECT 0xA1; ACL code option", async () => {
+  const h = new Harness(opts({
+    wildcardSubscriptionAvailable: false,
+    sharedSubscriptionAvailable: false,
+    subscriptionIdentifierAvailable: false,
+    v5SubscribeDeniedReasonCode: 0x80,
+  }));
+  const c = await h.connected("c", 5);
+  const ack = await c.subscribe([
+    { topic: "a/+", qos: 0 },
+    { topic: "$share/g/a", qos: 0 },
+    { topic: "secret/x", qos: 0 },
+    { topic: "plain", qos: 1 },
+  ]);
+  assertEquals(ack.granted, [0xa2, 0x9e, 0x80, 1]);
+  c.send({
+    cmd: "subscribe",
+    messageId: 9,
+    subscriptions: [{ topic: "x", qos: 0 }],
+    properties: { subscriptionIdentifier: 5 },
+  });
+  assertEquals((await c.next("disconnect")).reasonCode, 0xa1);
+  await h.close();
+});
+
+Deno.test("v5: CONNACK says which features are unavailable", async () => {
+  const h = new Harness(opts({ retainAvailable: false, sharedSubscriptionAvailable: false }));
+  const ack = await h.client(5).connect("c");
+  assertEquals(ack.properties?.retainAvailable, false);
+  assertEquals(ack.properties?.sharedSubscriptionAvailable, false);
+  await h.close();
+});
