@@ -15,49 +15,30 @@
  * dead (a healed partition merges again), seeds retried while this node knows no
  * live member, and members newly suspected by others (or reported unreachable by the
  * transport) probed next, so independent confirmations arrive within one interval.
+ * This file schedules (probes, gossip, push-pull, join, re-join); the state rules
+ * live in `memberTable.ts`.
  *
  * @module
  */
 
-import { Awareness } from "./awareness.ts";
-import { BroadcastQueue, retransmitLimit } from "./broadcastQueue.ts";
+import { retransmitLimit } from "./broadcastQueue.ts";
 import type { MembershipConfig } from "./config.ts";
 import {
-  type AliveMessage,
+  type MemberInfo,
+  type MemberRecord,
+  type MembershipEvent,
+  MemberTable,
+} from "./memberTable.ts";
+import {
   type BroadcastMessage,
   type DeadMessage,
   encodedSize,
-  type MemberState,
   type NodeMetadata,
-  parseMetadata,
-  type PushPullState,
-  type SuspectMessage,
   type SwimMessage,
 } from "./messages.ts";
 import { type Random, randomInt, sample, shuffle } from "./rng.ts";
-import { minSuspicionTimeoutMs, Suspicion } from "./suspicion.ts";
 
-/** A member as seen by this node (the shape the HTTP API returns). */
-export interface MemberInfo {
-  /** Member id: its cluster endpoint `HOST:PORT`. */
-  readonly id: string;
-  /** Cluster endpoint `HOST:PORT` (same as the id). */
-  readonly endpoint: string;
-  readonly state: MemberState;
-  readonly incarnation: number;
-  readonly metadata: NodeMetadata;
-}
-
-/** A change of a member's state or metadata as seen by this node. */
-export interface MembershipEvent {
-  /** `refuted`: this node refuted an accusation about itself (member is self). */
-  readonly kind: MemberState | "updated" | "refuted";
-  readonly member: MemberInfo;
-  /** State before the change; `none` for a member seen for the first time. */
-  readonly previous: MemberState | "none";
-  /** For `suspect` and `dead`: the member whose accusation caused the change. */
-  readonly accuser?: string;
-}
+export type { MemberInfo, MembershipEvent };
 
 /** A packet to send to one member. */
 export interface OutPacket {
@@ -83,14 +64,6 @@ export interface MembershipCoreOptions {
   nowMs: number;
   /** Starting incarnation (default 1). */
   incarnation?: number;
-}
-
-interface MemberRecord {
-  readonly id: string;
-  state: MemberState;
-  incarnation: number;
-  metadata: NodeMetadata;
-  stateChangeMs: number;
 }
 
 interface ProbeInFlight {
@@ -124,11 +97,8 @@ export class MembershipCore {
   readonly selfId: string;
   readonly #config: MembershipConfig;
   readonly #random: Random;
-  readonly #members = new Map<string, MemberRecord>();
-  readonly #suspicions = new Map<string, Suspicion>();
+  readonly #table: MemberTable;
   readonly #relays = new Map<number, Relay>();
-  readonly #broadcasts: BroadcastQueue;
-  readonly #awareness: Awareness;
   #probeOrder: string[] = [];
   #probeIndex = 0;
   #priorityProbes: string[] = [];
@@ -142,9 +112,7 @@ export class MembershipCore {
   #nextJoinAtMs = Infinity;
   #seeds: string[] = [];
   readonly #unknownPulls = new Map<string, number>();
-  #leaving = false;
   #packets: OutPacket[] = [];
-  #events: MembershipEvent[] = [];
 
   /** Creates the core with only this node, alive, in its member table. */
   constructor(options: MembershipCoreOptions) {
@@ -153,17 +121,20 @@ export class MembershipCore {
     this.#config = config;
     this.#random = options.random;
     this.#now = options.nowMs;
-    this.#broadcasts = new BroadcastQueue(config.maxQueuedBroadcasts);
-    this.#awareness = new Awareness(config.awarenessMaxMultiplier);
-    this.#members.set(this.selfId, {
-      id: this.selfId,
-      state: "alive",
-      incarnation: options.incarnation ?? 1,
-      metadata: this.#checkMetadata(options.metadata),
-      stateChangeMs: this.#now,
-    });
-    // Announce ourselves to whoever we learn about first (memberlist's setAlive).
-    this.#broadcasts.push(this.#aliveOf(this.#self()));
+    this.#table = new MemberTable(
+      options.selfId,
+      options.metadata,
+      options.incarnation ?? 1,
+      config,
+      options.nowMs,
+      {
+        onNewMember: (id) => {
+          this.#unknownPulls.delete(id);
+          this.#probeOrder.splice(randomInt(this.#random, this.#probeOrder.length + 1), 0, id);
+        },
+        onSuspectedByOther: (id) => this.#prioritizeProbe(id),
+      },
+    );
     // Stagger the periodic work so that nodes started together do not probe in lockstep.
     const jitter = (intervalMs: number) => this.#now + randomInt(this.#random, intervalMs) + 1;
     this.#nextProbeAtMs = jitter(config.probeIntervalMs);
@@ -180,7 +151,7 @@ export class MembershipCore {
 
   /** Starts joining through `seeds` (endpoints; this node's own is skipped), retrying. */
   join(seeds: readonly string[], nowMs: number): MembershipOutput {
-    this.#now = nowMs;
+    this.#setNow(nowMs);
     this.#seeds = [...new Set(seeds)].filter((s) => s !== this.selfId);
     this.#nextJoinAtMs = nowMs;
     this.#runTimers();
@@ -189,16 +160,16 @@ export class MembershipCore {
 
   /** Processes all timers due at `nowMs`. */
   onTick(nowMs: number): MembershipOutput {
-    this.#now = Math.max(this.#now, nowMs);
+    this.#setNow(nowMs);
     this.#runTimers();
     return this.#flush();
   }
 
   /** Processes one packet received from the authenticated member `from`. */
   onMessage(from: string, messages: readonly SwimMessage[], nowMs: number): MembershipOutput {
-    this.#now = Math.max(this.#now, nowMs);
+    this.#setNow(nowMs);
     const replies: { to: string; message: SwimMessage }[] = [];
-    const sender = this.#members.get(from);
+    const sender = this.#table.get(from);
     if (sender === undefined || sender.state === "dead") this.#pullFromUnknown(from);
     for (const message of messages) this.#handle(from, message, replies);
     // Replies are built after the whole packet so that an ack carries, e.g., the
@@ -212,19 +183,15 @@ export class MembershipCore {
    * it is probed next. It never changes a state by itself.
    */
   hintUnreachable(id: string, nowMs: number): MembershipOutput {
-    this.#now = Math.max(this.#now, nowMs);
+    this.#setNow(nowMs);
     this.#prioritizeProbe(id);
     return this.#flush();
   }
 
   /** Changes this node's metadata; the new version is gossiped with a higher incarnation. */
   updateMetadata(metadata: NodeMetadata, nowMs: number): MembershipOutput {
-    this.#now = Math.max(this.#now, nowMs);
-    const normalized = this.#checkMetadata(metadata);
-    const self = this.#self();
-    self.metadata = normalized;
-    self.incarnation++;
-    this.#broadcasts.push(this.#aliveOf(self));
+    this.#setNow(nowMs);
+    this.#table.updateMetadata(metadata);
     return this.#flush();
   }
 
@@ -234,19 +201,19 @@ export class MembershipCore {
    * should keep ticking for a moment (gossip) before closing.
    */
   leave(nowMs: number): MembershipOutput {
-    this.#now = Math.max(this.#now, nowMs);
-    if (this.#leaving) return this.#flush();
-    this.#leaving = true;
+    this.#setNow(nowMs);
+    if (this.#table.leaving) return this.#flush();
+    this.#table.leaving = true;
     this.#probe = undefined;
-    const self = this.#self();
+    const self = this.#table.self();
     const message: DeadMessage = {
       t: "dead",
       node: this.selfId,
       inc: self.incarnation,
       from: this.selfId,
     };
-    this.#deadNode(message);
-    for (const m of this.#members.values()) {
+    this.#table.deadNode(message);
+    for (const m of this.#table.records()) {
       if (m.id !== this.selfId && (m.state === "alive" || m.state === "suspect")) {
         this.#packets.push({ to: m.id, messages: [message] });
       }
@@ -256,36 +223,41 @@ export class MembershipCore {
 
   /** Whether broadcasts are still waiting to be gossiped (used to drain on leave). */
   get pendingBroadcasts(): number {
-    return this.#broadcasts.size;
+    return this.#table.broadcasts.size;
   }
 
   /** Local health score (0 = healthy). */
   get healthScore(): number {
-    return this.#awareness.score;
+    return this.#table.awareness.score;
   }
 
   /** Every known member including this node, sorted by id. */
   members(): MemberInfo[] {
-    return [...this.#members.values()].map((m) => this.#info(m)).sort((a, b) =>
+    return this.#table.records().map((m) => this.#table.info(m)).sort((a, b) =>
       a.id < b.id ? -1 : a.id > b.id ? 1 : 0
     );
   }
 
   /** One member, or undefined. */
   member(id: string): MemberInfo | undefined {
-    const m = this.#members.get(id);
-    return m === undefined ? undefined : this.#info(m);
+    const m = this.#table.get(id);
+    return m === undefined ? undefined : this.#table.info(m);
   }
 
   // ---------------------------------------------------------------- timers
 
+  #setNow(nowMs: number): void {
+    this.#now = Math.max(this.#now, nowMs);
+    this.#table.nowMs = this.#now;
+  }
+
   #nextDeadlineMs(): number {
     let next = Math.min(
       this.#nextGossipAtMs,
-      this.#leaving ? Infinity : this.#nextProbeAtMs,
-      this.#leaving ? Infinity : this.#nextPushPullAtMs,
-      this.#leaving ? Infinity : this.#nextReconnectAtMs,
-      this.#leaving ? Infinity : this.#nextJoinAtMs,
+      this.#table.leaving ? Infinity : this.#nextProbeAtMs,
+      this.#table.leaving ? Infinity : this.#nextPushPullAtMs,
+      this.#table.leaving ? Infinity : this.#nextReconnectAtMs,
+      this.#table.leaving ? Infinity : this.#nextJoinAtMs,
     );
     if (this.#probe !== undefined) {
       next = Math.min(
@@ -294,7 +266,7 @@ export class MembershipCore {
       );
     }
     for (const r of this.#relays.values()) next = Math.min(next, r.deadlineMs);
-    for (const s of this.#suspicions.values()) next = Math.min(next, s.deadlineMs());
+    next = Math.min(next, this.#table.nextSuspicionDeadlineMs());
     return next;
   }
 
@@ -305,15 +277,8 @@ export class MembershipCore {
       this.#relays.delete(seq);
       if (relay.nack) this.#sendWithPiggyback(relay.origin, { t: "nack", seq: relay.originSeq });
     }
-    for (const [id, suspicion] of [...this.#suspicions]) {
-      if (now < suspicion.deadlineMs()) continue;
-      this.#suspicions.delete(id);
-      const m = this.#members.get(id);
-      if (m !== undefined && m.state === "suspect") {
-        this.#deadNode({ t: "dead", node: id, inc: m.incarnation, from: this.selfId });
-      }
-    }
-    if (!this.#leaving) {
+    this.#table.expireSuspicions();
+    if (!this.#table.leaving) {
       this.#runProbe(now);
       if (now >= this.#nextJoinAtMs) this.#runJoin(now);
       if (now >= this.#nextPushPullAtMs) this.#runPushPull(now);
@@ -331,7 +296,7 @@ export class MembershipCore {
       probe.indirectSent = true;
       const relays = sample(
         this.#random,
-        this.#othersIn(["alive"]).filter((id) => id !== probe.target),
+        this.#table.othersIn(["alive"]).filter((id) => id !== probe.target),
         this.#config.indirectChecks,
       );
       probe.expectedNacks = relays.length;
@@ -349,16 +314,21 @@ export class MembershipCore {
       // Lifeguard: missing nacks from relays (or, without relays, any failed probe)
       // means we may be the slow one.
       const missed = probe.expectedNacks > 0 ? probe.expectedNacks - probe.nacks : 1;
-      if (missed > 0) this.#awareness.applyDelta(missed);
-      const m = this.#members.get(probe.target);
+      if (missed > 0) this.#table.awareness.applyDelta(missed);
+      const m = this.#table.get(probe.target);
       if (m !== undefined && (m.state === "alive" || m.state === "suspect")) {
         // The incarnation probed, not the current one: a member that restarted and
         // refuted while this probe was in flight is not accused.
-        this.#suspectNode({ t: "suspect", node: m.id, inc: probe.incarnation, from: this.selfId });
+        this.#table.suspectNode({
+          t: "suspect",
+          node: m.id,
+          inc: probe.incarnation,
+          from: this.selfId,
+        });
       }
     }
     if (this.#probe === undefined && now >= this.#nextProbeAtMs) {
-      const intervalMs = this.#awareness.scaleTimeoutMs(this.#config.probeIntervalMs);
+      const intervalMs = this.#table.awareness.scaleTimeoutMs(this.#config.probeIntervalMs);
       this.#nextProbeAtMs = now + intervalMs;
       const target = this.#nextProbeTarget();
       if (target === undefined) return;
@@ -367,7 +337,7 @@ export class MembershipCore {
         target: target.id,
         incarnation: target.incarnation,
         seq,
-        indirectAtMs: now + this.#awareness.scaleTimeoutMs(this.#config.probeTimeoutMs),
+        indirectAtMs: now + this.#table.awareness.scaleTimeoutMs(this.#config.probeTimeoutMs),
         endAtMs: now + intervalMs,
         indirectSent: false,
         expectedNacks: 0,
@@ -390,7 +360,7 @@ export class MembershipCore {
   #nextProbeTarget(): MemberRecord | undefined {
     while (this.#priorityProbes.length > 0) {
       const id = this.#priorityProbes.shift() as string;
-      const m = this.#members.get(id);
+      const m = this.#table.get(id);
       if (m !== undefined && (m.state === "alive" || m.state === "suspect")) return m;
     }
     for (let checked = 0; checked <= this.#probeOrder.length; checked++) {
@@ -399,7 +369,7 @@ export class MembershipCore {
         if (this.#probeOrder.length === 0) return undefined;
       }
       const id = this.#probeOrder[this.#probeIndex++];
-      const m = this.#members.get(id);
+      const m = this.#table.get(id);
       if (m !== undefined && (m.state === "alive" || m.state === "suspect")) return m;
     }
     return undefined;
@@ -407,26 +377,18 @@ export class MembershipCore {
 
   #resetProbeOrder(): void {
     // Forget long-dead and long-left members here, once per round, as memberlist does.
-    for (const m of [...this.#members.values()]) {
-      const age = this.#now - m.stateChangeMs;
-      if (
-        (m.state === "dead" && age > this.#config.deadMemberRetentionMs) ||
-        (m.state === "left" && age > this.#config.leftMemberRetentionMs)
-      ) {
-        if (m.id !== this.selfId) this.#members.delete(m.id);
-      }
-    }
+    this.#table.reap();
     this.#probeOrder = shuffle(
       this.#random,
-      [...this.#members.keys()].filter((id) => id !== this.selfId),
+      this.#table.records().map((m) => m.id).filter((id) => id !== this.selfId),
     );
     this.#probeIndex = 0;
   }
 
   #prioritizeProbe(id: string): void {
-    if (id === this.selfId || this.#leaving) return;
+    if (id === this.selfId || this.#table.leaving) return;
     if (this.#probe?.target === id || this.#priorityProbes.includes(id)) return;
-    const m = this.#members.get(id);
+    const m = this.#table.get(id);
     if (m === undefined || (m.state !== "alive" && m.state !== "suspect")) return;
     if (this.#priorityProbes.length < this.#config.indirectChecks + 8) {
       this.#priorityProbes.push(id);
@@ -439,7 +401,7 @@ export class MembershipCore {
    * healed): exchange full state with it, rate-limited per sender.
    */
   #pullFromUnknown(from: string): void {
-    if (this.#leaving || from === this.selfId) return;
+    if (this.#table.leaving || from === this.selfId) return;
     const sentAtMs = this.#unknownPulls.get(from);
     if (sentAtMs !== undefined && this.#now - sentAtMs < this.#config.probeIntervalMs) return;
     if (this.#unknownPulls.size >= MAX_UNKNOWN_PULLS) {
@@ -449,11 +411,16 @@ export class MembershipCore {
       if (this.#unknownPulls.size >= MAX_UNKNOWN_PULLS) return;
     }
     this.#unknownPulls.set(from, this.#now);
-    this.#sendPacket(from, [{ t: "pp", join: false, resp: false, states: this.#localState() }]);
+    this.#sendPacket(from, [{
+      t: "pp",
+      join: false,
+      resp: false,
+      states: this.#table.localState(),
+    }]);
   }
 
   #runJoin(now: number): void {
-    if (this.#seeds.length === 0 || this.#othersIn(["alive", "suspect"]).length > 0) {
+    if (this.#seeds.length === 0 || this.#table.othersIn(["alive", "suspect"]).length > 0) {
       // Joined (or nothing to join): check again later in case we end up alone.
       this.#nextJoinAtMs = this.#seeds.length === 0
         ? Infinity
@@ -461,32 +428,42 @@ export class MembershipCore {
       return;
     }
     this.#nextJoinAtMs = now + this.#config.joinRetryIntervalMs;
-    const states = this.#localState();
+    const states = this.#table.localState();
     for (const seed of this.#seeds) {
       this.#sendPacket(seed, [{ t: "pp", join: true, resp: false, states }]);
     }
   }
 
   #runPushPull(now: number): void {
-    const alive = this.#othersIn(["alive"]);
+    const alive = this.#table.othersIn(["alive"]);
     this.#nextPushPullAtMs = now +
       pushPullScaleMs(this.#config.pushPullIntervalMs, alive.length + 1);
     if (alive.length === 0) return;
     const peer = alive[randomInt(this.#random, alive.length)];
-    this.#sendPacket(peer, [{ t: "pp", join: false, resp: false, states: this.#localState() }]);
+    this.#sendPacket(peer, [{
+      t: "pp",
+      join: false,
+      resp: false,
+      states: this.#table.localState(),
+    }]);
   }
 
   #runReconnect(now: number): void {
     this.#nextReconnectAtMs = now + this.#config.reconnectIntervalMs;
-    const dead = this.#othersIn(["dead"]);
+    const dead = this.#table.othersIn(["dead"]);
     if (dead.length === 0) return;
     const peer = dead[randomInt(this.#random, dead.length)];
-    this.#sendPacket(peer, [{ t: "pp", join: false, resp: false, states: this.#localState() }]);
+    this.#sendPacket(peer, [{
+      t: "pp",
+      join: false,
+      resp: false,
+      states: this.#table.localState(),
+    }]);
   }
 
   #gossip(now: number): void {
-    if (this.#broadcasts.size === 0) return;
-    const candidates = [...this.#members.values()].filter((m) =>
+    if (this.#table.broadcasts.size === 0) return;
+    const candidates = this.#table.records().filter((m) =>
       m.id !== this.selfId &&
       (m.state === "alive" || m.state === "suspect" ||
         (m.state === "dead" && now - m.stateChangeMs < this.#config.gossipToTheDeadMs))
@@ -526,7 +503,7 @@ export class MembershipCore {
         const probe = this.#probe;
         if (probe !== undefined && probe.seq === message.seq) {
           this.#probe = undefined;
-          this.#awareness.applyDelta(-1);
+          this.#table.awareness.applyDelta(-1);
           return;
         }
         const relay = this.#relays.get(message.seq);
@@ -540,147 +517,25 @@ export class MembershipCore {
         if (this.#probe !== undefined && this.#probe.seq === message.seq) this.#probe.nacks++;
         return;
       case "alive":
-        this.#aliveNode(message);
+        this.#table.aliveNode(message);
         return;
       case "suspect":
-        this.#suspectNode(message);
+        this.#table.suspectNode(message);
         return;
       case "dead":
-        this.#deadNode(message);
+        this.#table.deadNode(message);
         return;
       case "pp":
-        this.#mergeState(message.states);
+        this.#table.mergeState(message.states);
         if (!message.resp) {
           // Merge first, so that the answer already carries our refutations.
           replies.push({
             to: from,
-            message: { t: "pp", join: message.join, resp: true, states: this.#localState() },
+            message: { t: "pp", join: message.join, resp: true, states: this.#table.localState() },
           });
         }
         return;
     }
-  }
-
-  #mergeState(states: readonly PushPullState[]): void {
-    for (const s of states) {
-      switch (s.state) {
-        case "alive":
-          this.#aliveNode({ t: "alive", node: s.node, inc: s.inc, meta: s.meta });
-          break;
-        case "left":
-          this.#deadNode({ t: "dead", node: s.node, inc: s.inc, from: s.node });
-          break;
-        case "dead":
-        case "suspect":
-          // A remote verdict is only a suspicion here: we check for ourselves.
-          this.#suspectNode({ t: "suspect", node: s.node, inc: s.inc, from: this.selfId });
-          break;
-      }
-    }
-  }
-
-  #aliveNode(a: AliveMessage): void {
-    if (this.#leaving && a.node === this.selfId) return;
-    const m = this.#members.get(a.node);
-    if (m === undefined) {
-      if (this.#members.size >= this.#config.maxMembers) return;
-      const record: MemberRecord = {
-        id: a.node,
-        state: "alive",
-        incarnation: a.inc,
-        metadata: a.meta,
-        stateChangeMs: this.#now,
-      };
-      this.#members.set(a.node, record);
-      this.#unknownPulls.delete(a.node);
-      this.#probeOrder.splice(randomInt(this.#random, this.#probeOrder.length + 1), 0, a.node);
-      this.#broadcasts.push(a);
-      this.#emit("alive", record, "none");
-      return;
-    }
-    if (a.node === this.selfId) {
-      if (a.inc < m.incarnation) return;
-      if (a.inc === m.incarnation && sameMetadata(a.meta, m.metadata)) return;
-      this.#refute(a.inc);
-      return;
-    }
-    if (a.inc <= m.incarnation) return;
-    this.#suspicions.delete(a.node);
-    this.#broadcasts.push(a);
-    const previous = m.state;
-    const metaChanged = !sameMetadata(a.meta, m.metadata);
-    m.incarnation = a.inc;
-    m.metadata = a.meta;
-    if (previous !== "alive") {
-      m.state = "alive";
-      m.stateChangeMs = this.#now;
-      this.#emit("alive", m, previous);
-    } else if (metaChanged) {
-      this.#emit("updated", m, previous);
-    }
-  }
-
-  #suspectNode(s: SuspectMessage): void {
-    const m = this.#members.get(s.node);
-    if (m === undefined || s.inc < m.incarnation) return;
-    const existing = this.#suspicions.get(s.node);
-    if (existing !== undefined) {
-      if (existing.confirm(s.from)) this.#broadcasts.push(s);
-      return;
-    }
-    if (m.state !== "alive") return;
-    if (s.node === this.selfId) {
-      this.#refute(s.inc);
-      return;
-    }
-    this.#broadcasts.push(s);
-    const previous = m.state;
-    m.incarnation = s.inc;
-    m.state = "suspect";
-    m.stateChangeMs = this.#now;
-    const n = this.#othersIn(["alive", "suspect"]).length + 1;
-    let k = this.#config.suspicionMult - 2;
-    if (n - 2 < k) k = 0;
-    const minMs = minSuspicionTimeoutMs(
-      this.#config.suspicionMult,
-      n,
-      this.#config.probeIntervalMs,
-    );
-    const maxMs = minMs * this.#config.suspicionMaxTimeoutMult;
-    this.#suspicions.set(s.node, new Suspicion(s.from, k, minMs, maxMs, this.#now));
-    this.#emit("suspect", m, previous, s.from);
-    if (s.from !== this.selfId) this.#prioritizeProbe(s.node);
-  }
-
-  #deadNode(d: DeadMessage): void {
-    const m = this.#members.get(d.node);
-    if (m === undefined || d.inc < m.incarnation) return;
-    this.#suspicions.delete(d.node);
-    if (m.state === "dead" || m.state === "left") return;
-    if (d.node === this.selfId) {
-      if (!this.#leaving) {
-        this.#refute(d.inc);
-        return;
-      }
-      this.#broadcasts.push(d);
-      m.state = "left";
-      m.stateChangeMs = this.#now;
-      return;
-    }
-    this.#broadcasts.push(d);
-    const previous = m.state;
-    m.incarnation = d.inc;
-    m.state = d.from === d.node ? "left" : "dead";
-    m.stateChangeMs = this.#now;
-    this.#emit(m.state, m, previous, d.from);
-  }
-
-  #refute(accusedIncarnation: number): void {
-    const self = this.#self();
-    self.incarnation = Math.max(self.incarnation, accusedIncarnation) + 1;
-    this.#awareness.applyDelta(1);
-    this.#broadcasts.push(this.#aliveOf(self));
-    this.#emit("refuted", self, self.state);
   }
 
   // ---------------------------------------------------------------- helpers
@@ -696,9 +551,9 @@ export class MembershipCore {
 
   /** Broadcasts for a packet to `to`; a member believed dead or left only gets news about itself. */
   #takeBroadcasts(budgetBytes: number, to: string): BroadcastMessage[] {
-    const n = this.#othersIn(["alive", "suspect", "dead"]).length + 1;
-    const state = this.#members.get(to)?.state;
-    return this.#broadcasts.take(
+    const n = this.#table.othersIn(["alive", "suspect", "dead"]).length + 1;
+    const state = this.#table.get(to)?.state;
+    return this.#table.broadcasts.take(
       budgetBytes,
       PIGGYBACK_OVERHEAD_BYTES,
       retransmitLimit(this.#config.retransmitMult, n),
@@ -707,78 +562,13 @@ export class MembershipCore {
     );
   }
 
-  #localState(): PushPullState[] {
-    return [...this.#members.values()].map((m) => ({
-      node: m.id,
-      inc: m.incarnation,
-      state: m.state,
-      meta: m.metadata,
-    }));
-  }
-
-  #othersIn(states: readonly MemberState[]): string[] {
-    const ids: string[] = [];
-    for (const m of this.#members.values()) {
-      if (m.id !== this.selfId && states.includes(m.state)) ids.push(m.id);
-    }
-    return ids;
-  }
-
-  #self(): MemberRecord {
-    return this.#members.get(this.selfId) as MemberRecord;
-  }
-
-  #aliveOf(m: MemberRecord): AliveMessage {
-    return { t: "alive", node: m.id, inc: m.incarnation, meta: m.metadata };
-  }
-
-  #info(m: MemberRecord): MemberInfo {
-    return {
-      id: m.id,
-      endpoint: m.id,
-      state: m.state,
-      incarnation: m.incarnation,
-      metadata: m.metadata,
-    };
-  }
-
-  #emit(
-    kind: MembershipEvent["kind"],
-    m: MemberRecord,
-    previous: MemberState | "none",
-    accuser?: string,
-  ): void {
-    this.#events.push(
-      accuser === undefined
-        ? { kind, member: this.#info(m), previous }
-        : { kind, member: this.#info(m), previous, accuser },
-    );
-  }
-
-  #checkMetadata(metadata: NodeMetadata): NodeMetadata {
-    let normalized: NodeMetadata;
-    try {
-      normalized = parseMetadata(metadata);
-    } catch (err) {
-      throw new RangeError(`node metadata rejected: ${(err as Error).message}`);
-    }
-    const size = encodedSize(normalized);
-    if (size > this.#config.maxMetadataBytes) {
-      throw new RangeError(
-        `node metadata is ${size} bytes, above maxMetadataBytes ${this.#config.maxMetadataBytes}`,
-      );
-    }
-    return normalized;
-  }
-
   #flush(): MembershipOutput {
     const out = {
       packets: this.#packets,
-      events: this.#events,
+      events: this.#table.takeEvents(),
       nextDeadlineMs: this.#nextDeadlineMs(),
     };
     this.#packets = [];
-    this.#events = [];
     return out;
   }
 }
@@ -789,8 +579,4 @@ export function pushPullScaleMs(intervalMs: number, n: number): number {
   if (n <= threshold) return intervalMs;
   const multiplier = Math.ceil(Math.log2(n) - Math.log2(threshold)) + 1;
   return intervalMs * multiplier;
-}
-
-function sameMetadata(a: NodeMetadata, b: NodeMetadata): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
 }
