@@ -249,6 +249,8 @@ class BrokerCore implements BrokerContext {
     for (const { key, incarnation } of expired) {
       const meta = await this.inbox.get(key);
       if (meta === null || meta.incarnation !== incarnation) continue;
+      // attached again meanwhile (expiry cleared) or its expiry moved
+      if (meta.expiresAtMs === null || meta.expiresAtMs > now) continue;
       const receiverId = inboxReceiverId(key.tenant, key.clientId);
       if (this.receivers.has(receiverId)) continue; // resumed meanwhile
       const removals = [];
