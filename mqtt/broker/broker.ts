@@ -38,12 +38,19 @@ import { Router } from "./router.ts";
 export interface MqttBrokerDeps {
   /** This node's id (part of transient receiver ids). */
   nodeId: string;
+  /** Subscription routes and topic matching. */
   dist: DistStore;
+  /** Persistent sessions and their queued messages. */
   inbox: InboxStore;
+  /** Retained messages. */
   retain: RetainStore;
+  /** Client-id ownership (takeover). */
   sessions: SessionRegistry;
+  /** Decides CONNECTs and their tenant. */
   authenticator: Authenticator;
+  /** Publish / subscribe / delivery authorization. */
   acl: MqttAcl;
+  /** Where bad input, store failures and session events are logged. */
   log: Logger;
   /** Clock (ms since epoch). Default Date.now. */
   nowMs?: () => number;
@@ -53,6 +60,7 @@ export interface MqttBrokerDeps {
 export interface MqttBrokerStats extends BrokerCounters {
   /** Connections open (including ones still in CONNECT). */
   openConnections: number;
+  /** Wills waiting for their delay. */
   pendingWills: number;
 }
 
@@ -64,6 +72,7 @@ export interface MqttBroker {
   start(): void;
   /** Graceful shutdown; see the module docs. Resolves when store writes settled. */
   close(): Promise<void>;
+  /** Counters since start. */
   stats(): MqttBrokerStats;
 }
 

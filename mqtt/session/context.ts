@@ -18,8 +18,11 @@ import type { Session } from "./session.ts";
 
 /** Who is acting, for ACL checks. */
 export interface AclContext {
+  /** Authenticated user within the tenant; null when anonymous. */
   readonly user: string | null;
+  /** Client identifier of the session. */
   readonly clientId: string;
+  /** Tenant from authentication. */
   readonly tenant: string;
 }
 
@@ -28,8 +31,11 @@ export interface AclContext {
  * Each returns true when allowed.
  */
 export interface MqttAcl {
+  /** May this client publish to `topic`? */
   checkPublish(ctx: AclContext, topic: string): boolean;
+  /** May this client subscribe to `filter` (`$share/g/` prefix included)? */
   checkSubscribe(ctx: AclContext, filter: string): boolean;
+  /** May a message on `topic` be delivered to this client? */
   checkDeliver(ctx: AclContext, topic: string): boolean;
 }
 
@@ -37,8 +43,11 @@ export interface MqttAcl {
 export interface BrokerCounters {
   /** Sessions currently connected (CONNACK sent, not closed). */
   connections: number;
+  /** CONNECTs answered with CONNACK success. */
   connectsAccepted: number;
+  /** CONNECTs refused (CONNACK with an error code). */
   connectsRejected: number;
+  /** PUBLISH packets received from clients. */
   publishesIn: number;
   /** PUBLISH packets written to subscribers. */
   publishesOut: number;
@@ -58,9 +67,13 @@ export interface BrokerCounters {
   droppedDenied: number;
   /** Connections closed for a protocol violation. */
   protocolErrors: number;
+  /** Wills published. */
   willsPublished: number;
+  /** Connections closed because another one claimed their client id. */
   sessionsTakenOver: number;
+  /** Persistent sessions removed by the expiry sweep. */
   sessionsExpired: number;
+  /** Connections closed after 1.5 x their keep-alive of silence. */
   keepAliveTimeouts: number;
 }
 
