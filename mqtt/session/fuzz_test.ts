@@ -96,3 +96,39 @@ for (const v of [4, 5] as const) {
     );
   });
 }
+
+Deno.test("mutated CONNECT packets get a CONNACK or a close, never an exception", async () => {
+  const seeds = [3, 4, 5].map((v) => {
+    const b = mqttPacket.generate({
+      cmd: "connect",
+      protocolId: v === 3 ? "MQIsdp" : "MQTT",
+      protocolVersion: v as 3 | 4 | 5,
+      clean: true,
+      clientId: "fuzz",
+      keepalive: 30,
+      username: "u",
+      password: Buffer.from("p"),
+      will: { topic: "w", payload: Buffer.from("x"), qos: 1, retain: false },
+      properties: v === 5 ? { sessionExpiryInterval: 5, receiveMaximum: 3 } : undefined,
+    }, { protocolVersion: v });
+    return new Uint8Array(b.buffer, b.byteOffset, b.length);
+  });
+  await fc.assert(
+    fc.asyncProperty(
+      fc.nat(2),
+      fc.array(fc.tuple(fc.nat(80), fc.nat(255)), { minLength: 1, maxLength: 4 }),
+      async (seed, flips) => {
+        const h = new Harness();
+        const c = h.client(4);
+        const body = bodyOf(seeds[seed]).slice();
+        for (const [i, b] of flips) body[i % body.length] = b;
+        c.sendRaw(reframe(0x10, body));
+        await settle();
+        const answered = c.packets.some((p) => p.cmd === "connack") || c.conn.ended;
+        assert(answered, "CONNECT neither answered nor closed");
+        await h.close();
+      },
+    ),
+    { numRuns: 100 },
+  );
+});
