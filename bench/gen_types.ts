@@ -14,6 +14,7 @@ export const GEN_SCENARIOS = [
   "persistent",
   "idle",
   "connects",
+  "overload",
 ] as const;
 
 /** One load-generator scenario. */

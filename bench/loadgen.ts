@@ -9,6 +9,7 @@ import { GEN_SCENARIOS, type GenResult, type GenSpec, RESULT_PREFIX } from "./ge
 import { runFanIn, runFanOut, runQos1 } from "./gen_throughput.ts";
 import { runPersistent } from "./gen_persistent.ts";
 import { runConnects, runIdle } from "./gen_connections.ts";
+import { runOverload } from "./gen_overload.ts";
 
 /** Parse and validate the spec argument. */
 export function parseSpec(arg: string | undefined): GenSpec {
@@ -48,6 +49,8 @@ export function runScenario(spec: GenSpec): Promise<GenResult> {
       return runIdle(spec);
     case "connects":
       return runConnects(spec);
+    case "overload":
+      return runOverload(spec);
   }
 }
 

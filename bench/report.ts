@@ -150,6 +150,17 @@ export const ROWS: readonly RowDef[] = [
     loadSensitive: false,
   },
   {
+    id: "overload",
+    section: "overload",
+    label: "overload: QoS0 flood into a paused subscriber: broker RSS growth",
+    unit: "B",
+    better: "lower",
+    pick: (r) => r.metrics.rssGrowthBytes,
+    target: () => 64 * 1024 * 1024,
+    targetText: "≤ 64 MB growth",
+    loadSensitive: false,
+  },
+  {
     id: "connects",
     section: "connects",
     label: "connects per broker CPU-second",
@@ -278,7 +289,10 @@ export function buildRows(
 export function formatValue(v: number, unit: string): string {
   if (!Number.isFinite(v)) return "—";
   if (unit === "ms") return `${v < 10 ? v.toFixed(2) : v.toFixed(0)} ms`;
-  if (unit === "B") return v >= 1024 ? `${(v / 1024).toFixed(1)} KB` : `${v.toFixed(0)} B`;
+  if (unit === "B") {
+    if (v >= 1024 * 1024) return `${(v / 1024 / 1024).toFixed(1)} MB`;
+    return v >= 1024 ? `${(v / 1024).toFixed(1)} KB` : `${v.toFixed(0)} B`;
+  }
   const short = v >= 1e6
     ? `${(v / 1e6).toFixed(2)}M`
     : v >= 1e3
