@@ -166,3 +166,52 @@ test("a port already in use exits non-zero", async () => {
     await b.stop();
   }
 });
+
+test("without --config it runs on the embedded defaults: TCP 1883, WS 8080 /mqtt, data in ./data", async () => {
+  const busy = await Promise.all([1883, 8080].map(async (port) => {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return true;
+    } catch {
+      return false;
+    }
+  }));
+  if (busy.some((x) => x)) {
+    console.log("ports 1883/8080 are in use on this machine; defaults not checked");
+    return;
+  }
+  const cwd = await Deno.makeTempDir({ prefix: "edgemq-e2e-defaults-" });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${new URL("../main.ts", import.meta.url).pathname}`],
+    cwd,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const out = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  try {
+    const deadline = Date.now() + 20_000;
+    while (!text.includes('"node.ready"') && Date.now() < deadline) {
+      const { value, done } = await out.read();
+      if (done) break;
+      text += value;
+    }
+    assert(text.includes('"node.ready"'), `no node.ready: ${text}`);
+    const started = text.split("\n").filter((l) => l.includes('"listener.started"')).map((l) =>
+      JSON.parse(l) as { listener: string; host: string; port: number }
+    );
+    const by = Object.fromEntries(started.map((l) => [l.listener, `${l.host}:${l.port}`]));
+    assertEquals(by, { tcp: "127.0.0.1:1883", ws: "127.0.0.1:8080" });
+    const ws = await import("./harness/wsRaw.ts");
+    const w = await ws.WsRaw.open(8080, { path: "/mqtt" });
+    await w.close();
+    assert((await Deno.stat(`${cwd}/data`)).isDirectory, "./data created");
+  } finally {
+    child.kill("SIGTERM");
+    await out.cancel();
+    await child.stderr.cancel();
+    await child.status;
+    await Deno.remove(cwd, { recursive: true });
+  }
+});
