@@ -134,7 +134,9 @@ export function readProperties(r: ByteReader, context: PropertyContext): Propert
   if (length === 0) return props;
   const saveEnd = r.end;
   r.end = end;
-  const seen = new Set<number>();
+  // ids are below 64: a two-word bit set instead of a Set per packet
+  let seenLo = 0;
+  let seenHi = 0;
   while (r.pos < end) {
     const id = r.varint();
     const spec = BY_ID[id];
@@ -149,10 +151,13 @@ export function readProperties(r: ByteReader, context: PropertyContext): Propert
     }
     const repeatable = spec.kind === "pair" ||
       (spec.name === "subscriptionIdentifiers" && context === "publish");
-    if (!repeatable && seen.has(id)) {
+    const bit = 1 << (id & 31);
+    const dup = id < 32 ? (seenLo & bit) !== 0 : (seenHi & bit) !== 0;
+    if (!repeatable && dup) {
       throw protocolError(`property ${spec.name} appears twice in ${context}`);
     }
-    seen.add(id);
+    if (id < 32) seenLo |= bit;
+    else seenHi |= bit;
     switch (spec.kind) {
       case "byte": {
         const v = r.u8();
