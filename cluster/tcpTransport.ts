@@ -16,15 +16,7 @@ import net from "node:net";
 import type { Logger } from "../log/jsonLog.ts";
 import { resolveTransportConfig, type TransportConfig } from "./config.ts";
 import { encodeFrame, FrameDecoder } from "./frames.ts";
-import {
-  computeProof,
-  HANDSHAKE_MAX_FRAME_BYTES,
-  HANDSHAKE_VERSION,
-  type HandshakeTranscript,
-  newNonce,
-  NONCE_BYTES,
-  verifyProof,
-} from "./handshake.ts";
+import { Handshake, HANDSHAKE_MAX_FRAME_BYTES } from "./handshake.ts";
 import {
   isEndpoint,
   type MessageHandler,
@@ -59,8 +51,6 @@ const REJECT_LOG_INTERVAL_MS = 5000;
 const MAX_REJECT_LOG_KEYS = 1024;
 const CLOSE_WAIT_MS = 2000;
 
-type HandshakeStep = "await-hello" | "await-challenge" | "await-proof" | "await-welcome";
-
 interface Connection {
   readonly socket: net.Socket;
   readonly outbound: boolean;
@@ -71,9 +61,7 @@ interface Connection {
   closed: boolean;
   congested: boolean;
   serving: number;
-  step: HandshakeStep;
-  clientNonce: Uint8Array | undefined;
-  serverNonce: Uint8Array | undefined;
+  readonly handshake: Handshake;
   handshakeTimer: ReturnType<typeof setTimeout> | undefined;
   killTimer: ReturnType<typeof setTimeout> | undefined;
   readonly closedPromise: Promise<void>;
@@ -96,10 +84,6 @@ interface PendingRequest {
   readonly resolve: (payload: Uint8Array) => void;
   readonly reject: (err: Error) => void;
   readonly timer: ReturnType<typeof setTimeout>;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
 }
 
 /** Binds the listener and returns the transport. */
@@ -311,20 +295,7 @@ export class TcpTransport implements Transport {
     const { host, port } = parseEndpoint(link.peer);
     const socket = net.connect({ host, port });
     const conn = this.#attach(socket, true, link.peer);
-    conn.clientNonce = newNonce();
-    conn.step = "await-challenge";
-    socket.once("connect", () => {
-      this.#write(
-        conn,
-        encodeFrame({
-          t: "hello",
-          v: HANDSHAKE_VERSION,
-          env: this.#env,
-          id: this.localId,
-          nonce: conn.clientNonce,
-        }),
-      );
-    });
+    socket.once("connect", () => this.#write(conn, encodeFrame(conn.handshake.hello())));
   }
 
   #dialFailed(link: PeerLink, reason: string): void {
@@ -388,8 +359,7 @@ export class TcpTransport implements Transport {
       socket.destroy();
       return;
     }
-    const conn = this.#attach(socket, false, undefined);
-    conn.step = "await-hello";
+    this.#attach(socket, false, undefined);
   }
 
   #attach(socket: net.Socket, outbound: boolean, peerId: string | undefined): Connection {
@@ -405,9 +375,14 @@ export class TcpTransport implements Transport {
       closed: false,
       congested: false,
       serving: 0,
-      step: "await-hello",
-      clientNonce: undefined,
-      serverNonce: undefined,
+      handshake: new Handshake({
+        role: outbound ? "client" : "server",
+        env: this.#env,
+        secret: this.#secret,
+        localId: this.localId,
+        expectedPeerId: peerId,
+        isValidPeerId: isEndpoint,
+      }),
       handshakeTimer: undefined,
       killTimer: undefined,
       closedPromise,
@@ -509,103 +484,14 @@ export class TcpTransport implements Transport {
     }
   }
 
-  #transcript(conn: Connection): HandshakeTranscript {
-    const clientId = conn.outbound ? this.localId : conn.peerId as string;
-    const serverId = conn.outbound ? conn.peerId as string : this.localId;
-    return {
-      env: this.#env,
-      clientId,
-      serverId,
-      clientNonce: conn.clientNonce as Uint8Array,
-      serverNonce: conn.serverNonce as Uint8Array,
-    };
-  }
-
   #onHandshakeFrame(conn: Connection, frame: unknown): void {
-    if (!isRecord(frame)) return this.#fail(conn, "malformed handshake frame", true);
-    if (frame.t === "reject") {
-      const reason = typeof frame.reason === "string" ? frame.reason.slice(0, 200) : "?";
-      return this.#fail(conn, `refused by peer: ${reason}`, true);
+    const result = conn.handshake.step(frame);
+    conn.peerId = conn.handshake.peerId;
+    if (result.refused !== undefined) {
+      return this.#fail(conn, result.refused.reason, true, result.refused.notifyPeer);
     }
-    switch (conn.step) {
-      case "await-hello": {
-        const { v, env, id, nonce } = frame;
-        if (frame.t !== "hello" || v !== HANDSHAKE_VERSION) {
-          return this.#fail(conn, `unexpected handshake frame or version ${String(v)}`, true, true);
-        }
-        if (typeof id !== "string" || !isEndpoint(id) || id === this.localId) {
-          return this.#fail(conn, `invalid peer id ${JSON.stringify(id)}`, true, true);
-        }
-        conn.peerId = id;
-        if (env !== this.#env) {
-          return this.#fail(
-            conn,
-            `env mismatch: peer "${String(env)}", ours "${this.#env}"`,
-            true,
-            true,
-          );
-        }
-        if (!(nonce instanceof Uint8Array) || nonce.byteLength !== NONCE_BYTES) {
-          return this.#fail(conn, "invalid nonce", true, true);
-        }
-        conn.clientNonce = nonce;
-        conn.serverNonce = newNonce();
-        conn.step = "await-proof";
-        this.#write(
-          conn,
-          encodeFrame({
-            t: "challenge",
-            env: this.#env,
-            id: this.localId,
-            nonce: conn.serverNonce,
-            proof: computeProof(this.#secret, "server", this.#transcript(conn)),
-          }),
-        );
-        return;
-      }
-      case "await-challenge": {
-        const { env, id, nonce, proof } = frame;
-        if (frame.t !== "challenge") return this.#fail(conn, "expected challenge", true, true);
-        if (env !== this.#env) {
-          return this.#fail(
-            conn,
-            `env mismatch: peer "${String(env)}", ours "${this.#env}"`,
-            true,
-            true,
-          );
-        }
-        if (id !== conn.peerId) {
-          return this.#fail(conn, `peer identifies as ${JSON.stringify(id)}`, true, true);
-        }
-        if (!(nonce instanceof Uint8Array) || nonce.byteLength !== NONCE_BYTES) {
-          return this.#fail(conn, "invalid nonce", true, true);
-        }
-        conn.serverNonce = nonce;
-        const transcript = this.#transcript(conn);
-        if (!verifyProof(this.#secret, "server", transcript, proof)) {
-          return this.#fail(conn, "peer failed to prove the cluster secret", true, true);
-        }
-        conn.step = "await-welcome";
-        this.#write(
-          conn,
-          encodeFrame({ t: "proof", proof: computeProof(this.#secret, "client", transcript) }),
-        );
-        return;
-      }
-      case "await-proof": {
-        if (frame.t !== "proof") return this.#fail(conn, "expected proof", true, true);
-        if (!verifyProof(this.#secret, "client", this.#transcript(conn), frame.proof)) {
-          return this.#fail(conn, "peer failed to prove the cluster secret", true, true);
-        }
-        this.#write(conn, encodeFrame({ t: "welcome" }));
-        this.#admit(conn);
-        return;
-      }
-      case "await-welcome":
-        if (frame.t !== "welcome") return this.#fail(conn, "expected welcome", true, true);
-        this.#admit(conn);
-        return;
-    }
+    if (result.send !== undefined) this.#write(conn, encodeFrame(result.send));
+    if (result.admitted === true) this.#admit(conn);
   }
 
   #admit(conn: Connection): void {
