@@ -327,6 +327,10 @@ async function main(): Promise<number> {
     brokers = brokers.filter((b) => b !== "mosquitto");
     notes.push(`mosquitto not installed at ${MOSQUITTO_PATH}: edgemq only`);
   }
+  if (brokers.length === 0 && opts.only.some((s) => s !== "raft")) {
+    console.error(`bench: no broker to measure (${notes.join("; ")})`);
+    return 2;
+  }
   if (navigator.hardwareConcurrency < 2) {
     notes.push("fewer than 2 CPUs: broker and generator share a core");
   }
