@@ -123,7 +123,18 @@ Deno.test({
         cluster().some((p) => p.lines.some((l) => l.fields.event === "cluster.peer.rejected")),
         "no node logged a rejected peer",
       );
-      // No live node was ever declared dead.
+      // A graceful stop (SIGTERM) is seen as a leave, not a failure.
+      const leaver = 2;
+      const stayers = [0, 1, 3, 4];
+      const stoppedAt = Date.now();
+      await procs[leaver].terminate(10_000);
+      await waitUntil(
+        `every other node to log ${ids[leaver]} left`,
+        () => stayers.every((i) => procs[i].loggedAt("member.left", ids[leaver], stoppedAt)),
+        10_000,
+      );
+      console.log(`SIGTERM → all 4 log member.left: ${Date.now() - stoppedAt} ms`);
+      // No live node was ever declared dead (the leaver neither: it left).
       for (const p of cluster()) {
         for (const i of [0, 1, 2, 4]) {
           ok(!p.logged("member.dead", ids[i]), `${p.name}: false dead ${ids[i]}`);

@@ -77,6 +77,23 @@ export class NodeProcess {
     return this.loggedAt(event, member) !== undefined;
   }
 
+  /** SIGTERM (graceful stop); waits up to `maxMs` for the exit, then SIGKILL. */
+  async terminate(maxMs: number): Promise<void> {
+    try {
+      this.#child.kill("SIGTERM");
+    } catch {
+      // already exited
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const exited = await Promise.race([
+      this.#child.status.then(() => true),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), maxMs))),
+    ]);
+    clearTimeout(timer);
+    if (!exited) await this.kill();
+    await this.#drained;
+  }
+
   /** SIGKILL (kill -9) and wait for the exit. */
   async kill(): Promise<void> {
     try {
