@@ -20,6 +20,12 @@ export interface Operation<I, O> {
   readonly output: O;
   /** Time the response was received; Infinity if it never was. */
   readonly returnTime: number;
+  /**
+   * Optional search hint: where the operation is expected in a linearization
+   * (e.g. the log index at which it took effect). It only changes which
+   * orders are tried first, never the verdict.
+   */
+  readonly order?: number;
 }
 
 /** A sequential specification. */
@@ -123,7 +129,13 @@ function unlift<I, O>(call: Node<I, O>): void {
   if (call.next !== null) call.next.prev = call;
 }
 
-/** Checks one partition; returns the verdict, steps used and the longest prefix. */
+/**
+ * Checks one partition; returns the verdict, steps used and the longest
+ * prefix. A depth-first search over linearization orders: at each level the
+ * candidates are the calls that precede the first pending return (as in
+ * WGL/Porcupine), tried in `order` hint order (then call order); a
+ * (linearized set, state) pair already explored is not explored again.
+ */
 function checkPartition<S, I, O>(
   model: Model<S, I, O>,
   ops: readonly Operation<I, O>[],
@@ -132,43 +144,53 @@ function checkPartition<S, I, O>(
   const head = buildList(ops);
   const linearized = new Uint32Array(Math.ceil(ops.length / 32) + 1);
   const seen = new Set<string>();
-  const stack: { node: Node<I, O>; state: S }[] = [];
-  let longest: Operation<I, O>[] = [];
-  let state = model.init();
-  let entry = head.next;
-  let steps = 0;
-  while (head.next !== null) {
-    if (++steps > maxSteps) return { verdict: "unknown", steps, longest };
-    if (entry === null) throw new Error("linearizability: internal error (ran off the event list)");
-    if (entry.isCall) {
-      const op = entry.op!;
-      const r = model.step(state, op.input, op.output);
-      if (r.ok) {
-        linearized[entry.id >>> 5] |= 1 << (entry.id & 31);
-        const key = `${linearized.join(",")}|${model.stateKey(r.state)}`;
-        if (!seen.has(key)) {
-          seen.add(key);
-          stack.push({ node: entry, state });
-          if (stack.length > longest.length) longest = stack.map((s) => s.node.op!);
-          state = r.state;
-          lift(entry);
-          entry = head.next;
-          continue;
-        }
-        linearized[entry.id >>> 5] &= ~(1 << (entry.id & 31));
-      }
-      entry = entry.next;
-    } else {
-      // A return whose call is not linearized yet: backtrack.
-      const top = stack.pop();
-      if (top === undefined) return { verdict: "illegal", steps, longest };
-      state = top.state;
-      linearized[top.node.id >>> 5] &= ~(1 << (top.node.id & 31));
-      unlift(top.node);
-      entry = top.node.next;
-    }
+  interface Level {
+    readonly state: S;
+    readonly candidates: Node<I, O>[];
+    next: number;
   }
-  return { verdict: "ok", steps, longest };
+  const candidatesNow = (): Node<I, O>[] => {
+    const out: Node<I, O>[] = [];
+    for (let e = head.next; e !== null && e.isCall; e = e.next) out.push(e);
+    if (out.some((n) => n.op!.order !== undefined)) {
+      out.sort((x, y) => (x.op!.order ?? Infinity) - (y.op!.order ?? Infinity));
+    }
+    return out;
+  };
+  const frames: { level: Level; node: Node<I, O> }[] = [];
+  let longest: Operation<I, O>[] = [];
+  let level: Level = { state: model.init(), candidates: candidatesNow(), next: 0 };
+  let steps = 0;
+  for (;;) {
+    if (head.next === null) return { verdict: "ok", steps, longest };
+    let advanced = false;
+    while (level.next < level.candidates.length) {
+      const c = level.candidates[level.next++];
+      if (++steps > maxSteps) return { verdict: "unknown", steps, longest };
+      const r = model.step(level.state, c.op!.input, c.op!.output);
+      if (!r.ok) continue;
+      linearized[c.id >>> 5] |= 1 << (c.id & 31);
+      const key = `${linearized.join(",")}|${model.stateKey(r.state)}`;
+      if (seen.has(key)) {
+        linearized[c.id >>> 5] &= ~(1 << (c.id & 31));
+        continue;
+      }
+      seen.add(key);
+      lift(c);
+      frames.push({ level, node: c });
+      if (frames.length > longest.length) longest = frames.map((f) => f.node.op!);
+      level = { state: r.state, candidates: candidatesNow(), next: 0 };
+      advanced = true;
+      break;
+    }
+    if (advanced) continue;
+    // Every candidate failed: undo the last choice.
+    const top = frames.pop();
+    if (top === undefined) return { verdict: "illegal", steps, longest };
+    unlift(top.node);
+    linearized[top.node.id >>> 5] &= ~(1 << (top.node.id & 31));
+    level = top.level;
+  }
 }
 
 /**

@@ -435,7 +435,7 @@ class Simulation {
     const cmd = decodeCommand(e.data);
     const result = r.kv.apply(cmd);
     if (!result.applied) return; // a duplicate (re-proposed or re-delivered) command
-    this.workload.onApplied(r.id, cmd, result.value, this.now);
+    this.workload.onApplied(r.id, cmd, e.index, result.value, this.now);
   }
 
   #onConfApplied(r: Replica, index: number, before: Set<ReplicaId>, after: ConfState): void {

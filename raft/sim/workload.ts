@@ -66,7 +66,7 @@ export class ClientWorkload {
   readonly #unanswered: PendingOp[] = [];
   readonly #history: KvOperation[] = [];
   /** "client/seq" → tick and result of the first apply anywhere. */
-  readonly #firstApply = new Map<string, { tick: number; result: string | null }>();
+  readonly #firstApply = new Map<string, { tick: number; result: string | null; index: number }>();
 
   constructor(
     private readonly rng: Rng,
@@ -157,13 +157,22 @@ export class ClientWorkload {
     }
   }
 
-  /** Replica `replicaId` applied command `cmd` (not a duplicate) with result `value`. */
-  onApplied(replicaId: ReplicaId, cmd: KvCommand, value: string | null, now: number): void {
+  /**
+   * Replica `replicaId` applied command `cmd` (not a duplicate) at log
+   * `index` with result `value`.
+   */
+  onApplied(
+    replicaId: ReplicaId,
+    cmd: KvCommand,
+    index: number,
+    value: string | null,
+    now: number,
+  ): void {
     const key = `${cmd.client}/${cmd.seq}`;
-    if (!this.#firstApply.has(key)) this.#firstApply.set(key, { tick: now, result: value });
+    if (!this.#firstApply.has(key)) this.#firstApply.set(key, { tick: now, result: value, index });
     const op = this.#pending.get(cmd.client);
     if (op !== undefined && op.seq === cmd.seq && op.path === "log" && op.replica === replicaId) {
-      this.#complete(cmd.client, op, value, now);
+      this.#complete(cmd.client, op, value, now, index);
     }
   }
 
@@ -193,7 +202,8 @@ export class ClientWorkload {
         applied >= op.readIndex
       ) {
         this.stats.readIndexReads++;
-        this.#complete(c, op, read(op.input.key), now);
+        // It observes the state after `applied` entries: a hint for the checker.
+        this.#complete(c, op, read(op.input.key), now, applied + 0.5);
       }
     }
   }
@@ -217,7 +227,7 @@ export class ClientWorkload {
     for (const [c, op] of this.#pending) this.#giveUp(c, op, "run ended", now);
   }
 
-  #complete(c: number, op: PendingOp, value: string | null, now: number): void {
+  #complete(c: number, op: PendingOp, value: string | null, now: number, order?: number): void {
     this.#pending.delete(c);
     this.#hint[c] = op.replica;
     this.#idleUntil[c] = now + this.rng.int(4);
@@ -227,6 +237,7 @@ export class ClientWorkload {
       callTime: op.callTick,
       output: { value: op.input.op === "get" ? value : null },
       returnTime: now,
+      ...(order !== undefined ? { order } : {}),
     });
     this.stats.opsCompleted++;
   }
@@ -257,6 +268,7 @@ export class ClientWorkload {
         callTime: op.callTick,
         output: { value: op.input.op === "get" ? first.result : null },
         returnTime: Math.max(first.tick, op.callTick),
+        order: first.index,
       });
     }
     return history;
