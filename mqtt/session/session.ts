@@ -432,7 +432,11 @@ export class Session implements ConnectionEvents {
     this.phase = "closed";
     this.endReason = reason;
     this.backlog = null;
-    sessionEnded(this, reason, wasConnected);
+    try {
+      sessionEnded(this, reason, wasConnected);
+    } catch (err) {
+      this.ctx.log.error("session.end_failed", { clientId: this.clientId, reason, error: err });
+    }
   }
 
   /** Route removals for the given full filters (with any `$share/` prefix). */
