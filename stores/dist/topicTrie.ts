@@ -8,8 +8,48 @@
  */
 
 class TrieNode<T> {
+  /** Children by level, except the wildcard levels, which have their own fields (hot path). */
   children: Map<string, TrieNode<T>> | null = null;
+  plus: TrieNode<T> | null = null;
+  hash: TrieNode<T> | null = null;
   value: T | undefined = undefined;
+
+  child(level: string): TrieNode<T> | undefined {
+    if (level === "+") return this.plus ?? undefined;
+    if (level === "#") return this.hash ?? undefined;
+    return this.children?.get(level);
+  }
+
+  addChild(level: string): TrieNode<T> {
+    const existing = this.child(level);
+    if (existing !== undefined) return existing;
+    const n = new TrieNode<T>();
+    if (level === "+") this.plus = n;
+    else if (level === "#") this.hash = n;
+    else (this.children ??= new Map()).set(level, n);
+    return n;
+  }
+
+  removeChild(level: string): void {
+    if (level === "+") this.plus = null;
+    else if (level === "#") this.hash = null;
+    else {
+      this.children?.delete(level);
+      if (this.children?.size === 0) this.children = null;
+    }
+  }
+
+  isLeafless(): boolean {
+    return (this.children === null || this.children.size === 0) && this.plus === null &&
+      this.hash === null;
+  }
+
+  /** Every child with its level (wildcard levels included). */
+  *entries(): Generator<[string, TrieNode<T>]> {
+    if (this.children !== null) yield* this.children;
+    if (this.plus !== null) yield ["+", this.plus];
+    if (this.hash !== null) yield ["#", this.hash];
+  }
 }
 
 /** A trie of topic levels; see the module docs. */
@@ -26,7 +66,7 @@ export class TopicTrie<T> {
   get(key: string): T | undefined {
     let node: TrieNode<T> | undefined = this.#root;
     for (const level of key.split("/")) {
-      node = node.children?.get(level);
+      node = node.child(level);
       if (node === undefined) return undefined;
     }
     return node.value;
@@ -35,15 +75,7 @@ export class TopicTrie<T> {
   /** Stores `value` under `key` (replacing any). */
   set(key: string, value: T): void {
     let node = this.#root;
-    for (const level of key.split("/")) {
-      const children: Map<string, TrieNode<T>> = node.children ??= new Map();
-      let next = children.get(level);
-      if (next === undefined) {
-        next = new TrieNode<T>();
-        children.set(level, next);
-      }
-      node = next;
-    }
+    for (const level of key.split("/")) node = node.addChild(level);
     if (node.value === undefined) this.#size++;
     node.value = value;
   }
@@ -54,7 +86,7 @@ export class TopicTrie<T> {
     const path: TrieNode<T>[] = [this.#root];
     let node = this.#root;
     for (const level of levels) {
-      const next = node.children?.get(level);
+      const next = node.child(level);
       if (next === undefined) return false;
       path.push(next);
       node = next;
@@ -64,10 +96,8 @@ export class TopicTrie<T> {
     this.#size--;
     for (let i = levels.length; i > 0; i--) {
       const n = path[i];
-      if (n.value !== undefined || (n.children !== null && n.children.size > 0)) break;
-      const parent = path[i - 1];
-      parent.children?.delete(levels[i - 1]);
-      if (parent.children?.size === 0) parent.children = null;
+      if (n.value !== undefined || !n.isLeafless()) break;
+      path[i - 1].removeChild(levels[i - 1]);
     }
     return true;
   }
@@ -78,26 +108,7 @@ export class TopicTrie<T> {
    */
   forEachFilterMatching(topic: string, visit: (value: T) => void): void {
     const levels = topic.split("/");
-    const dollar = topic.charCodeAt(0) === 36; // "$"
-    const walk = (node: TrieNode<T>, i: number): void => {
-      const children = node.children;
-      if (i === levels.length) {
-        if (node.value !== undefined) visit(node.value);
-        const hash = children?.get("#");
-        if (hash?.value !== undefined) visit(hash.value);
-        return;
-      }
-      if (children === null) return;
-      if (i > 0 || !dollar) {
-        const hash = children.get("#");
-        if (hash?.value !== undefined) visit(hash.value);
-        const plus = children.get("+");
-        if (plus !== undefined) walk(plus, i + 1);
-      }
-      const literal = children.get(levels[i]);
-      if (literal !== undefined) walk(literal, i + 1);
-    };
-    walk(this.#root, 0);
+    matchFilters(this.#root, levels, 0, topic.charCodeAt(0) === 36, /* "$" */ visit);
   }
 
   /**
@@ -108,8 +119,7 @@ export class TopicTrie<T> {
     const levels = filter.split("/");
     const all = (node: TrieNode<T>, root: boolean): void => {
       if (node.value !== undefined) visit(node.value);
-      if (node.children === null) return;
-      for (const [level, child] of node.children) {
+      for (const [level, child] of node.entries()) {
         if (root && level.charCodeAt(0) === 36) continue;
         all(child, false);
       }
@@ -126,16 +136,14 @@ export class TopicTrie<T> {
         else all(node, false);
         return;
       }
-      const children = node.children;
-      if (children === null) return;
       if (level === "+") {
-        for (const [name, child] of children) {
+        for (const [name, child] of node.entries()) {
           if (i === 0 && name.charCodeAt(0) === 36) continue;
           walk(child, i + 1);
         }
         return;
       }
-      const literal = children.get(level);
+      const literal = node.child(level);
       if (literal !== undefined) walk(literal, i + 1);
     };
     walk(this.#root, 0);
@@ -154,4 +162,26 @@ export class TopicTrie<T> {
   isEmpty(): boolean {
     return this.#size === 0;
   }
+}
+
+/** Filters matching `levels[i..]` below `node` (a module function: no closure per call). */
+function matchFilters<T>(
+  node: TrieNode<T>,
+  levels: readonly string[],
+  i: number,
+  dollar: boolean,
+  visit: (value: T) => void,
+): void {
+  const hash = node.hash;
+  if (i === levels.length) {
+    if (node.value !== undefined) visit(node.value);
+    if (hash !== null && hash.value !== undefined) visit(hash.value); // `a/#` matches `a`
+    return;
+  }
+  if (i > 0 || !dollar) {
+    if (hash !== null && hash.value !== undefined) visit(hash.value);
+    if (node.plus !== null) matchFilters(node.plus, levels, i + 1, dollar, visit);
+  }
+  const literal = node.children?.get(levels[i]);
+  if (literal !== undefined) matchFilters(literal, levels, i + 1, dollar, visit);
 }
