@@ -85,9 +85,13 @@ export function defaultLocalStoresConfig(): LocalStoresConfig {
 
 /** The opened stores. */
 export interface LocalStores {
+  /** Routes and topic matching. */
   readonly dist: SqliteDistStore;
+  /** Persistent sessions. */
   readonly inbox: SqliteInboxStore;
+  /** Retained messages. */
   readonly retain: SqliteRetainStore;
+  /** Client-id ownership. */
   readonly sessions: LocalSessionRegistry;
   /** Flushes and closes every store. */
   close(): Promise<void>;

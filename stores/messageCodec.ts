@@ -17,6 +17,7 @@ const decoder = new Decoder();
 
 /** A stored message blob does not have the expected layout. */
 export class MessageDecodeError extends Error {
+  /** Creates the instance; see the class docs for the options. */
   constructor(detail: string) {
     super(`stored message is unreadable: ${detail}`);
     this.name = "MessageDecodeError";

@@ -7,10 +7,12 @@
  */
 export * from "./message.ts";
 export * from "./messageCodec.ts";
+export * from "./qos.ts";
 export * from "./localStores.ts";
 
 export * from "./sqlite/database.ts";
 export * from "./sqlite/batchWriter.ts";
+export { WalSyncer, type WalSyncStats } from "./sqlite/walSyncer.ts";
 
 export * from "./dist/distStore.ts";
 export * from "./dist/topicValidation.ts";
@@ -29,11 +31,14 @@ export * from "./inbox/inboxStore.ts";
 export { defaultInboxLimits, validateInboxLimits } from "./inbox/inboxRules.ts";
 export {
   type InboxCommand,
+  type InboxCommandGuard,
+  type InboxCommandKey,
   type InboxCommandResult,
   InboxStateMachine,
   type InboxStateMachineOptions,
 } from "./inbox/inboxCommands.ts";
 export { MemoryInboxStore } from "./inbox/memoryInboxStore.ts";
+export { RecentEntries, type RecentEntriesOptions } from "./inbox/recentEntries.ts";
 export { SqliteInboxStore, type SqliteInboxStoreOptions } from "./inbox/sqliteInboxStore.ts";
 
 export * from "./retain/retainStore.ts";

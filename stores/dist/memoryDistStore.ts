@@ -19,6 +19,7 @@ export class MemoryDistStore implements DistStore {
   readonly #routes = new Map<string, Route>();
   #closed = false;
 
+  /** Creates the instance; see the class docs for the options. */
   constructor(options: RouteIndexOptions = {}) {
     this.#index = new RouteIndex(options);
   }
@@ -87,6 +88,7 @@ export class MemoryDistStore implements DistStore {
     return this.#routes.size;
   }
 
+  /** Releases what the instance holds; further calls fail. */
   close(): Promise<void> {
     this.#closed = true;
     return Promise.resolve();

@@ -42,6 +42,7 @@ export class RouteIndex {
   #cacheHits = 0;
   #cacheMisses = 0;
 
+  /** Creates the instance; see the class docs for the options. */
   constructor(options: RouteIndexOptions = {}) {
     const max = options.matchCacheEntries ?? 1024;
     if (!Number.isInteger(max) || max < 0) {

@@ -38,39 +38,40 @@ import {
   resumable,
 } from "./inboxRules.ts";
 
-type Key = { readonly tenant: string; readonly clientId: string };
+/** The inbox a command addresses. */
+export type InboxCommandKey = { readonly tenant: string; readonly clientId: string };
 /** Optional incarnation guard: absent or null means any incarnation. */
-type Guard = { readonly incarnation?: number | null };
+export type InboxCommandGuard = { readonly incarnation?: number | null };
 
 /** A command on the inbox tables, as plain data. */
 export type InboxCommand =
-  | Key & {
+  | InboxCommandKey & {
     readonly op: "attach";
     readonly cleanStart: boolean;
     readonly sessionExpirySeconds: number;
     readonly nowMs: number;
   }
-  | Key & {
+  | InboxCommandKey & {
     readonly op: "detach";
     readonly incarnation: number;
     readonly sessionExpirySeconds: number;
     readonly nowMs: number;
   }
-  | Key & { readonly op: "get" }
-  | Key & { readonly op: "delete"; readonly incarnation: number | null }
+  | InboxCommandKey & { readonly op: "get" }
+  | InboxCommandKey & { readonly op: "delete"; readonly incarnation: number | null }
   | { readonly op: "listExpired"; readonly nowMs: number; readonly limit: number }
-  | Key & {
+  | InboxCommandKey & {
     readonly op: "putSubscriptions";
     readonly incarnation: number;
     readonly subscriptions: readonly { filter: string; options: SubscriptionOptions }[];
   }
-  | Key & {
+  | InboxCommandKey & {
     readonly op: "removeSubscriptions";
     readonly incarnation: number;
     readonly filters: readonly string[];
   }
   | { readonly op: "enqueue"; readonly items: readonly EnqueueItem[] }
-  | Key & {
+  | InboxCommandKey & {
     readonly op: "read";
     /** Only if the inbox has this incarnation (absent/null: any). */
     readonly incarnation?: number | null;
@@ -78,12 +79,22 @@ export type InboxCommand =
     readonly maxCount: number;
     readonly nowMs: number;
   }
-  | Key & Guard & { readonly op: "markReleased"; readonly seq: number }
-  | Key & Guard & { readonly op: "remove"; readonly seqs: readonly number[] }
-  | Key & Guard & { readonly op: "addIncomingQos2"; readonly packetId: number }
-  | Key & Guard & { readonly op: "removeIncomingQos2"; readonly packetId: number }
-  | Key & { readonly op: "incomingQos2" };
+  | InboxCommandKey & InboxCommandGuard & { readonly op: "markReleased"; readonly seq: number }
+  | InboxCommandKey & InboxCommandGuard & {
+    readonly op: "remove";
+    readonly seqs: readonly number[];
+  }
+  | InboxCommandKey & InboxCommandGuard & {
+    readonly op: "addIncomingQos2";
+    readonly packetId: number;
+  }
+  | InboxCommandKey & InboxCommandGuard & {
+    readonly op: "removeIncomingQos2";
+    readonly packetId: number;
+  }
+  | InboxCommandKey & { readonly op: "incomingQos2" };
 
+type Key = InboxCommandKey;
 type ReadCommand = Extract<InboxCommand, { op: "read" }>;
 
 /** Result of a command, tagged by kind. */
@@ -111,6 +122,7 @@ interface CachedMeta {
 
 /** Options of {@link InboxStateMachine}. */
 export interface InboxStateMachineOptions {
+  /** Per-inbox limits. */
   readonly limits: InboxLimits;
   /** Inboxes whose meta is cached (oldest-inserted evicted first). Default 100,000. */
   readonly maxCachedInboxes?: number;

@@ -50,6 +50,7 @@ export class MemoryInboxStore implements InboxStore {
   #nextIncarnation = 1;
   #closed = false;
 
+  /** Creates the instance; see the class docs for the options. */
   constructor(limits: InboxLimits) {
     validateInboxLimits(limits);
     this.#limits = { ...limits };
@@ -130,6 +131,7 @@ export class MemoryInboxStore implements InboxStore {
     });
   }
 
+  /** The inbox meta of `key`, or null. */
   get(key: ClientKey): Promise<InboxMeta | null> {
     return run(() => {
       this.#check();
@@ -183,6 +185,7 @@ export class MemoryInboxStore implements InboxStore {
     });
   }
 
+  /** Removes subscriptions (ignored for another incarnation). */
   removeSubscriptions(
     key: ClientKey,
     incarnation: number,
@@ -321,6 +324,7 @@ export class MemoryInboxStore implements InboxStore {
     });
   }
 
+  /** Releases what the instance holds; further calls fail. */
   close(): Promise<void> {
     this.#closed = true;
     this.#inboxes.clear();

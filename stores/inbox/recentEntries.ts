@@ -45,6 +45,7 @@ export class RecentEntries {
   #hits = 0;
   #misses = 0;
 
+  /** Creates an empty cache with the given bounds. */
   constructor(options: RecentEntriesOptions = {}) {
     this.#perInbox = options.maxEntriesPerInbox ?? 256;
     this.#maxEntries = options.maxEntries ?? 65_536;

@@ -141,6 +141,7 @@ export class SqliteInboxStore implements InboxStore {
     });
   }
 
+  /** The inbox meta of `key`, or null. */
   async get(key: ClientKey): Promise<InboxMeta | null> {
     return expect(await this.#writer.submit({ op: "get", ...k(key) }), "meta").meta;
   }
@@ -169,6 +170,7 @@ export class SqliteInboxStore implements InboxStore {
     await this.#writer.submit({ op: "putSubscriptions", ...k(key), incarnation, subscriptions });
   }
 
+  /** Removes subscriptions (ignored for another incarnation). */
   async removeSubscriptions(
     key: ClientKey,
     incarnation: number,

@@ -23,6 +23,7 @@ export class MemoryRetainStore implements RetainStore {
   readonly #tenants = new Map<string, TopicTrie<StoredMessage>>();
   #closed = false;
 
+  /** Creates the instance; see the class docs for the options. */
   constructor(limits: RetainLimits) {
     validateRetainLimits(limits);
     this.#limits = { ...limits };
@@ -102,6 +103,7 @@ export class MemoryRetainStore implements RetainStore {
     return Promise.resolve(victims.length);
   }
 
+  /** Releases what the instance holds; further calls fail. */
   close(): Promise<void> {
     this.#closed = true;
     this.#tenants.clear();

@@ -19,15 +19,21 @@ export type RetainCommand =
 
 /** A topic whose retained message exists, as the in-memory index keeps it. */
 export interface RetainedRef {
+  /** Tenant of the retained topic. */
   readonly tenant: string;
+  /** The retained topic. */
   readonly topic: string;
+  /** Expiry of the retained message (ms since epoch), or null. */
   readonly expiresAtMs: number | null;
 }
 
 /** What a command did; the index applies `stored` and `removed` after commit. */
 export interface RetainCommandResult {
+  /** What the command did. */
   readonly outcome: RetainSetResult | "purged";
+  /** Topics stored (new or replaced). */
   readonly stored: readonly RetainedRef[];
+  /** Topics deleted. */
   readonly removed: readonly { readonly tenant: string; readonly topic: string }[];
 }
 

@@ -36,6 +36,7 @@ export class LocalSessionRegistry implements SessionRegistry {
   #nextIncarnation: number;
   #closed = false;
 
+  /** Creates the instance; see the class docs for the options. */
   constructor(options: LocalSessionRegistryOptions = {}) {
     const first = options.firstIncarnation ?? 1;
     if (!Number.isSafeInteger(first) || first < 1) {
@@ -122,6 +123,7 @@ export class LocalSessionRegistry implements SessionRegistry {
     };
   }
 
+  /** Releases what the instance holds; further calls fail. */
   close(): Promise<void> {
     this.#closed = true;
     this.#owners.clear();

@@ -19,7 +19,9 @@ import { WalSyncer, type WalSyncStats } from "./walSyncer.ts";
 
 /** One applied command and its result, as passed to {@link BatchWriterOptions.afterCommit}. */
 export interface AppliedCommand<C, R> {
+  /** The command as submitted. */
   readonly command: C;
+  /** Its result. */
   readonly result: R;
 }
 
@@ -27,6 +29,7 @@ export interface AppliedCommand<C, R> {
 export interface BatchWriterOptions<C, R> {
   /** Names the writer in error messages (e.g. "inbox store /data/inbox.db"). */
   readonly name: string;
+  /** The database the commands apply to. */
   readonly opened: OpenedDatabase;
   /** Applies one command inside the open transaction; deterministic. */
   readonly apply: (command: C) => R;
@@ -79,8 +82,9 @@ export interface BatchWriterStats {
   readonly commands: number;
   /** Commands that failed (their own promise rejected). */
   readonly failedCommands: number;
-  /** Wall time spent in COMMIT (the fsync), summed, and the longest one (ms). */
+  /** Wall time spent in COMMIT, summed (ms). */
   readonly commitMsTotal: number;
+  /** The longest COMMIT (ms). */
   readonly commitMsMax: number;
   /** "ASYNC" mode only: WAL syncs and checkpoints. */
   readonly wal: WalSyncStats | null;
@@ -107,6 +111,7 @@ export class BatchWriter<C, R> {
   readonly #release: StatementSync;
   readonly #rollbackTo: StatementSync;
 
+  /** Creates the instance; see the class docs for the options. */
   constructor(options: BatchWriterOptions<C, R>) {
     const max = options.maxCommandsPerBatch ?? 1024;
     if (!Number.isInteger(max) || max < 1) {

@@ -36,6 +36,7 @@ export type SyncMode = "FULL" | "ASYNC" | "NORMAL";
 
 /** The database file is not a database, is corrupt, or holds rows this code cannot read. */
 export class StoreCorruptError extends Error {
+  /** Creates the instance; see the class docs for the options. */
   constructor(readonly path: string, detail: string, options?: ErrorOptions) {
     super(`store database ${path} is corrupt or unreadable: ${detail}`, options);
     this.name = "StoreCorruptError";
@@ -44,6 +45,7 @@ export class StoreCorruptError extends Error {
 
 /** A store was used after `close()`. */
 export class StoreClosedError extends Error {
+  /** Creates the instance; see the class docs for the options. */
   constructor(readonly what: string) {
     super(`${what} is closed`);
     this.name = "StoreClosedError";
@@ -52,6 +54,7 @@ export class StoreClosedError extends Error {
 
 /** An open SQLite database together with the path it came from (for error messages). */
 export interface OpenedDatabase {
+  /** The connection. */
   readonly db: DatabaseSync;
   /** File path, or ":memory:". */
   readonly path: string;
