@@ -50,6 +50,8 @@ export class Outbound {
   // persistent (inbox) mode
   private cursorSeq = 0;
   private reading = false;
+  /** Acknowledged seqs not yet handed to the inbox (flushed at the end of the turn). */
+  private pendingRemovals: number[] | null = null;
   /** Entries read from the inbox but not sent yet (from prefetchHead on). */
   private prefetched: InboxEntry[] = NO_ENTRIES;
   private prefetchHead = 0;
@@ -247,9 +249,28 @@ export class Outbound {
     this.inflight.delete(packetId);
     const s = this.s;
     if (this.persistent) {
-      s.ctx.inbox.remove(s.clientKey, [e.seq]).catch((err) => s.storeFailed(err));
+      this.removeFromInbox(e.seq);
     }
     this.pump();
+  }
+
+  /**
+   * Removes an acknowledged entry from the inbox. Removals of one event-loop
+   * turn go to the store as one call (a drain acknowledges many at once).
+   */
+  private removeFromInbox(seq: number): void {
+    if (this.pendingRemovals !== null) {
+      this.pendingRemovals.push(seq);
+      return;
+    }
+    this.pendingRemovals = [seq];
+    queueMicrotask(() => {
+      const seqs = this.pendingRemovals;
+      this.pendingRemovals = null;
+      if (seqs === null || seqs.length === 0) return;
+      const s = this.s;
+      s.ctx.track(s.ctx.inbox.remove(s.clientKey, seqs), "inbox.remove");
+    });
   }
 
   /** Sends what waits (after an ack, a drain, or new inbox entries). */
@@ -307,7 +328,7 @@ export class Outbound {
     const s = this.s;
     if (qos === 0) {
       this.sendPublish(cache, 0, retain, ids, 0, false);
-      s.ctx.inbox.remove(s.clientKey, [seq]).catch((err) => s.storeFailed(err));
+      this.removeFromInbox(seq);
       return;
     }
     const id = packetIdForSeq(seq);
@@ -316,7 +337,7 @@ export class Outbound {
     if ((hw.get(s.keyString) ?? 0) < seq) hw.set(s.keyString, seq);
     if (!this.sendPublish(cache, qos, retain, ids, id, dup)) {
       this.inflight.delete(id);
-      s.ctx.inbox.remove(s.clientKey, [seq]).catch((err) => s.storeFailed(err));
+      this.removeFromInbox(seq);
     }
   }
 
