@@ -86,46 +86,49 @@ async function main(args: string[]): Promise<number> {
     throw err;
   }
   log = createJsonLogger({ minLevel: config.log.level });
-  let node;
-  try {
-    node = await startNode(config, log);
-  } catch (err) {
-    log.error("node.start_failed", { error: err });
-    console.error(`edgemq: cannot start: ${(err as Error).message}`);
-    return 1;
-  }
+  // Signal handlers go in before the node starts, so a stop request that
+  // arrives during start-up still ends in a graceful shutdown.
   const stopped = Promise.withResolvers<number>();
-  let stopping = false;
-  const onSignal = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info("node.stopping", { signal });
-    const timeoutMs = config.system.store_shutdown_timeout_ms;
-    const timer = setTimeout(() => {
-      log.error("node.stop_timeout", { timeoutMs });
-      stopped.resolve(1);
-    }, timeoutMs);
-    node.close().then(
-      () => {
-        clearTimeout(timer);
-        log.info("node.stopped");
-        stopped.resolve(0);
-      },
-      (err) => {
-        clearTimeout(timer);
-        log.error("node.stop_failed", { error: err });
-        stopped.resolve(1);
-      },
-    );
-  };
-  const onTerm = () => onSignal("SIGTERM");
-  const onInt = () => onSignal("SIGINT");
+  const stopRequested = Promise.withResolvers<string>();
+  const onTerm = () => stopRequested.resolve("SIGTERM");
+  const onInt = () => stopRequested.resolve("SIGINT");
   Deno.addSignalListener("SIGTERM", onTerm);
   Deno.addSignalListener("SIGINT", onInt);
-  const code = await stopped.promise;
-  Deno.removeSignalListener("SIGTERM", onTerm);
-  Deno.removeSignalListener("SIGINT", onInt);
-  return code;
+  try {
+    let node;
+    try {
+      node = await startNode(config, log);
+    } catch (err) {
+      log.error("node.start_failed", { error: err });
+      console.error(`edgemq: cannot start: ${(err as Error).message}`);
+      return 1;
+    }
+    const started = node;
+    stopRequested.promise.then((signal) => {
+      log.info("node.stopping", { signal });
+      const timeoutMs = config.system.store_shutdown_timeout_ms;
+      const timer = setTimeout(() => {
+        log.error("node.stop_timeout", { timeoutMs });
+        stopped.resolve(1);
+      }, timeoutMs);
+      started.close().then(
+        () => {
+          clearTimeout(timer);
+          log.info("node.stopped");
+          stopped.resolve(0);
+        },
+        (err) => {
+          clearTimeout(timer);
+          log.error("node.stop_failed", { error: err });
+          stopped.resolve(1);
+        },
+      );
+    });
+    return await stopped.promise;
+  } finally {
+    Deno.removeSignalListener("SIGTERM", onTerm);
+    Deno.removeSignalListener("SIGINT", onInt);
+  }
 }
 
 if (import.meta.main) {

@@ -138,6 +138,7 @@ export async function startNode(config: EdgemqConfig, log: Logger): Promise<Edge
     const l = config.mqttServiceConfig.limits;
     const stores: LocalStores = await openLocalStores(dataDir, {
       ...defaultLocalStoresConfig(),
+      synchronous: config.stateStoreConfig.durability === "full" ? "FULL" : "ASYNC",
       inbox: {
         ...defaultLocalStoresConfig().inbox,
         maxQueuedMessages: l.maxQueuedMessagesPerSession,

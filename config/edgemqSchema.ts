@@ -331,6 +331,13 @@ export const edgemqSchema = section({
       nonEmpty: true,
       doc: "Directory of the SQLite stores (created if absent).",
     },
+    durability: {
+      kind: "enum",
+      values: ["async", "full"],
+      default: "async",
+      doc:
+        "How store writes reach the disk; in both modes a write (and so a PUBACK) completes only after fsync. `full`: SQLite synchronous=FULL, the flush blocks the event loop. `async`: the WAL is fdatasync'ed off the event loop and checkpoints run fully synced; same guarantee, higher throughput.",
+    } as EnumSpec<"async" | "full">,
     distWorkerConfig: storeSection("dist (subscription routes)"),
     inboxStoreConfig: storeSection("inbox (persistent sessions)"),
     retainStoreConfig: storeSection("retain (retained messages)"),
