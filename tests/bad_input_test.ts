@@ -640,7 +640,7 @@ Deno.test("bad input never crashes the broker", async (t) => {
           return new Uint8Array(bytes);
         };
         const before = await b.rssKb();
-        const connections = 150;
+        const connections = Number(Deno.env.get("EDGEMQ_FUZZ_CONNECTIONS") ?? "150");
         for (let batch = 0; batch < connections; batch += 15) {
           const jobs: Promise<void>[] = [];
           for (let j = 0; j < 15; j++) {

@@ -100,6 +100,11 @@ export interface BrokerOptions {
   env?: Record<string, string>;
   /** How long to wait for readiness. Default 30 s. */
   startTimeoutMs?: number;
+  /**
+   * Accept "error"-level broker log lines. Default false: `stop()` fails the test when
+   * edgemq logged any, since client misbehaviour must not produce internal errors.
+   */
+  allowErrorLogs?: boolean;
 }
 
 /** A parsed JSON log line of edgemq (or a wrapped text line of mosquitto). */
@@ -401,6 +406,17 @@ export async function startBroker(options: BrokerOptions = {}): Promise<BrokerHa
     return s.code;
   };
   let keepDir = false;
+  const checkErrorLogs = () => {
+    if (BROKER_MODE !== "edgemq" || options.allowErrorLogs) return;
+    const errors = logs.filter((l) => l.level === "error");
+    if (errors.length > 0) {
+      throw new Error(
+        `broker logged ${errors.length} error line(s):\n${
+          errors.slice(0, 5).map((l) => JSON.stringify(l)).join("\n")
+        }`,
+      );
+    }
+  };
 
   const handle = {
     mode: BROKER_MODE,
@@ -431,12 +447,16 @@ export async function startBroker(options: BrokerOptions = {}): Promise<BrokerHa
           } catch { /* gone */ }
         }, 10_000);
         try {
-          return await finish();
+          const code = await finish();
+          checkErrorLogs();
+          return code;
         } finally {
           clearTimeout(t);
         }
       }
-      return await finish();
+      const code = await finish();
+      checkErrorLogs();
+      return code;
     },
     kill9: async (): Promise<void> => {
       keepDir = true; // a crash test restarts on the same directory and removes it itself
