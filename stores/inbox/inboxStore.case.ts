@@ -222,6 +222,13 @@ export function inboxStoreSuite(name: string, makeHarness: () => InboxStoreHarne
     deepStrictEqual(got.map((e) => e.key.clientId), ["c3", "c2", "c1"]);
     deepStrictEqual(got.map((e) => e.incarnation), [incs[3], incs[2], incs[1]]);
     deepStrictEqual((await s.listExpired(T0 + 8000, 10)).map((e) => e.key.clientId), ["c3", "c2"]);
+    // Ties: by tenant, then client id.
+    for (const clientId of ["z", "b", "m"]) {
+      const key = { tenant: "t", clientId };
+      const a = await s.attach(key, { cleanStart: false, sessionExpirySeconds: 10, nowMs: T0 });
+      await s.detach(key, a.meta.incarnation, 1, T0 - 100_000);
+    }
+    deepStrictEqual((await s.listExpired(T0, 10)).map((e) => e.key.clientId), ["b", "m", "z"]);
     await s.close();
   });
 

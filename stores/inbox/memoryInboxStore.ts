@@ -161,7 +161,11 @@ export class MemoryInboxStore implements InboxStore {
       for (const b of this.#inboxes.values()) {
         if (b.expiresAtMs !== null && b.expiresAtMs <= nowMs) expired.push(b);
       }
-      expired.sort((x, y) => (x.expiresAtMs ?? 0) - (y.expiresAtMs ?? 0));
+      // Same order as the SQLite store: expiry, then tenant, then client id.
+      expired.sort((x, y) =>
+        (x.expiresAtMs ?? 0) - (y.expiresAtMs ?? 0) ||
+        cmp(x.key.tenant, y.key.tenant) || cmp(x.key.clientId, y.key.clientId)
+      );
       return expired.slice(0, limit).map((b) => ({ key: b.key, incarnation: b.incarnation }));
     });
   }
@@ -339,6 +343,10 @@ function purgeExpired(b: MemInbox, nowMs: number): void {
       b.messages.delete(e.seq);
     }
   }
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** Runs `body` now; its result or exception becomes a promise. */
