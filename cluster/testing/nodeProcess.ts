@@ -77,6 +77,11 @@ export class NodeProcess {
     return this.loggedAt(event, member) !== undefined;
   }
 
+  /** Sends `signal` (e.g. SIGSTOP / SIGCONT to pause and resume the process). */
+  signal(signal: Deno.Signal): void {
+    this.#child.kill(signal);
+  }
+
   /** SIGTERM (graceful stop); waits up to `maxMs` for the exit, then SIGKILL. */
   async terminate(maxMs: number): Promise<void> {
     try {
