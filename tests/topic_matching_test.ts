@@ -1,0 +1,106 @@
+/**
+ * End to end: topic matching against a naive oracle. One v5 client subscribes to
+ * many seeded random filters (each with its own subscription identifier); seeded
+ * random topics are published; each delivered message must carry exactly the ids
+ * of the filters the oracle says match, and unmatched topics must not arrive.
+ */
+
+import { assertEquals } from "./harness/assert.ts";
+import { IS_MOSQUITTO, startBroker } from "./harness/broker.ts";
+import { closeClient, connectClient, Inbox, uniqueId } from "./harness/clients.ts";
+
+/** Naive MQTT matching, straight from the spec text. */
+function matches(filter: string, topic: string): boolean {
+  const f = filter.split("/");
+  const t = topic.split("/");
+  if (t[0].startsWith("$") && (f[0] === "+" || f[0] === "#")) return false;
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === "#") return true; // also matches the parent level ("a/#" matches "a")
+    if (i >= t.length) return false;
+    if (f[i] !== "+" && f[i] !== t[i]) return false;
+  }
+  return f.length === t.length;
+}
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+Deno.test("wildcard matching agrees with a naive oracle, with every matching subscription id", async () => {
+  const seed = Number(Deno.env.get("EDGEMQ_MATCH_SEED") ?? "7");
+  const rand = mulberry32(seed);
+  const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)];
+  const root = `m${uniqueId().replace(/[^a-z0-9]/g, "")}`;
+  // small alphabet so that filters and topics collide often; "" gives empty levels
+  const words = ["a", "b", "c", ""];
+  const randomTopic = () => {
+    const n = 1 + Math.floor(rand() * 4);
+    return [root, ...Array.from({ length: n }, () => pick(words))].join("/");
+  };
+  const randomFilter = () => {
+    const n = 1 + Math.floor(rand() * 4);
+    const levels = Array.from({ length: n }, () => pick([...words, "+", "+"]));
+    if (rand() < 0.35) levels.push("#");
+    return [root, ...levels].join("/");
+  };
+  const filters = [...new Set(Array.from({ length: 60 }, randomFilter)), `${root}/#`];
+  const topics = Array.from({ length: 150 }, randomTopic);
+
+  const b = await startBroker({ ws: false });
+  try {
+    const sub = await connectClient(b, { protocolVersion: 5 });
+    const inbox = new Inbox(sub);
+    for (let i = 0; i < filters.length; i++) {
+      await sub.subscribeAsync(filters[i], {
+        qos: 1,
+        properties: { subscriptionIdentifier: i + 1 },
+      });
+    }
+    const pub = await connectClient(b, { protocolVersion: 5 });
+    for (let k = 0; k < topics.length; k++) {
+      await pub.publishAsync(topics[k], String(k), { qos: 1 });
+    }
+    const expectedCount = topics.length; // root/# matches every topic
+    // mosquitto sends one copy per matching subscription; edgemq one per message
+    const deadline = Date.now() + 10_000;
+    const seen = () => new Set(inbox.messages.map((m) => m.payload)).size;
+    while (seen() < expectedCount && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await inbox.expectNone(300);
+
+    const got = new Map<number, Set<number>>();
+    for (const m of inbox.messages) {
+      const k = Number(m.payload);
+      assertEquals(m.topic, topics[k], `topic of message ${k}`);
+      const ids = m.packet.properties?.subscriptionIdentifier;
+      const set = got.get(k) ?? new Set<number>();
+      for (const id of Array.isArray(ids) ? ids : ids === undefined ? [] : [ids]) set.add(id);
+      got.set(k, set);
+    }
+    if (!IS_MOSQUITTO) assertEquals(inbox.messages.length, topics.length, "one copy per message");
+    const wrong: string[] = [];
+    for (let k = 0; k < topics.length; k++) {
+      const want = filters.flatMap((f, i) => (matches(f, topics[k]) ? [i + 1] : [])).sort((x, y) =>
+        x - y
+      );
+      const have = [...(got.get(k) ?? [])].sort((x, y) => x - y);
+      if (JSON.stringify(want) !== JSON.stringify(have)) {
+        const names = (ids: number[]) => ids.map((i) => filters[i - 1]).join(" ");
+        wrong.push(`"${topics[k]}": want [${names(want)}] got [${names(have)}]`);
+      }
+    }
+    assertEquals(wrong.slice(0, 5), [], `seed ${seed}`);
+    await closeClient(pub);
+    await closeClient(sub);
+  } finally {
+    await b.stop();
+  }
+});
