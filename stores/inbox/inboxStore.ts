@@ -135,7 +135,11 @@ export interface InboxStore {
     incarnation: number,
     subscriptions: readonly { filter: string; options: SubscriptionOptions }[],
   ): Promise<void>;
-  removeSubscriptions(key: ClientKey, incarnation: number, filters: readonly string[]): Promise<void>;
+  removeSubscriptions(
+    key: ClientKey,
+    incarnation: number,
+    filters: readonly string[],
+  ): Promise<void>;
   /** Appends messages (any number of inboxes) in one durable batch; one result per item, in order. */
   enqueue(items: readonly EnqueueItem[]): Promise<EnqueueResult[]>;
   /**
