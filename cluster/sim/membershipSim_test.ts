@@ -7,6 +7,7 @@
 import { ok as assert, strictEqual as assertEquals } from "node:assert/strict";
 import { allSee, allSeeAllAlive, MembershipSim, simIds } from "./membershipSim.ts";
 import { measure } from "./report.ts";
+import { createSeededRandom, randomInt } from "../rng.ts";
 
 const SEEDS = [1, 2, 3, 19, 20, 22, 26];
 
@@ -160,5 +161,67 @@ Deno.test("sim: steady-state gossip bytes per node (printed) stay small", () => 
     );
     assert(r.steadyBytesPerSecPerNode < 100 * n, `${n} nodes: ${r.steadyBytesPerSecPerNode} B/s`);
     assertEquals(r.falseDeaths, 0);
+  }
+});
+
+Deno.test("sim: chaos (crash, restart, pause, partition, loss) then heal → one member list", () => {
+  // CLUSTER_SIM_CHAOS_RUNS=200 for a longer search; a failure names its seed.
+  const runs = Number(Deno.env.get("CLUSTER_SIM_CHAOS_RUNS") ?? 5);
+  for (let seed = 101; seed < 101 + runs; seed++) {
+    const rng = createSeededRandom(seed);
+    const sim = new MembershipSim({ seed });
+    const ids = simIds(12);
+    startCluster(sim, ids, 50);
+    assert(sim.runUntil(() => allSeeAllAlive(sim, ids), 15_000) !== undefined, `seed ${seed}`);
+    const crashed = new Set<string>();
+    const paused = new Set<string>();
+    // Safety phase: 40 random faults, one every 0.5–5 s.
+    for (let step = 0; step < 40; step++) {
+      const id = ids[randomInt(rng, ids.length)];
+      switch (randomInt(rng, 6)) {
+        case 0:
+          if (!crashed.has(id) && !paused.has(id) && crashed.size < 4) {
+            sim.crash(id);
+            crashed.add(id);
+          }
+          break;
+        case 1:
+          if (crashed.has(id)) {
+            sim.restart(id);
+            crashed.delete(id);
+          }
+          break;
+        case 2:
+          if (!crashed.has(id) && !paused.has(id)) {
+            sim.pause(id);
+            paused.add(id);
+          }
+          break;
+        case 3:
+          if (paused.has(id)) {
+            sim.resume(id);
+            paused.delete(id);
+          }
+          break;
+        case 4: {
+          const cut = 1 + randomInt(rng, ids.length - 1);
+          const shuffled = [...ids].sort(() => rng.next() - 0.5);
+          sim.partition([shuffled.slice(0, cut), shuffled.slice(cut)]);
+          break;
+        }
+        case 5:
+          sim.heal();
+          sim.setLossRate(rng.next() * 0.2);
+          break;
+      }
+      sim.runFor(500 + randomInt(rng, 4500));
+    }
+    // Liveness phase: remove every fault; all nodes must agree within the bound.
+    sim.heal();
+    sim.setLossRate(0);
+    for (const id of paused) sim.resume(id);
+    for (const id of crashed) sim.restart(id);
+    const mergedIn = sim.runUntil(() => allSeeAllAlive(sim, ids), 90_000);
+    assert(mergedIn !== undefined, `seed ${seed}: no single member list 90 s after healing`);
   }
 });
