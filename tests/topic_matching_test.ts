@@ -104,3 +104,49 @@ Deno.test("wildcard matching agrees with a naive oracle, with every matching sub
     await b.stop();
   }
 });
+
+Deno.test("retained messages matched by wildcard filters agree with the naive oracle", async () => {
+  const seed = Number(Deno.env.get("EDGEMQ_MATCH_SEED") ?? "11");
+  const rand = mulberry32(seed);
+  const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)];
+  const root = `r${uniqueId().replace(/[^a-z0-9]/g, "")}`;
+  const words = ["a", "b", "c", ""];
+  const topics = [
+    ...new Set(Array.from({ length: 120 }, () => {
+      const n = 1 + Math.floor(rand() * 4);
+      return [root, ...Array.from({ length: n }, () => pick(words))].join("/");
+    })),
+  ];
+  const filters = [
+    ...new Set(Array.from({ length: 25 }, () => {
+      const n = 1 + Math.floor(rand() * 4);
+      const levels = Array.from({ length: n }, () => pick([...words, "+", "+"]));
+      if (rand() < 0.35) levels.push("#");
+      return [root, ...levels].join("/");
+    })),
+  ];
+  const b = await startBroker({ ws: false });
+  try {
+    const pub = await connectClient(b, { protocolVersion: 4 });
+    for (const tp of topics) await pub.publishAsync(tp, tp, { qos: 1, retain: true });
+    const wrong: string[] = [];
+    for (const f of filters) {
+      const s = await connectClient(b, { protocolVersion: 4 });
+      const inbox = new Inbox(s);
+      await s.subscribeAsync(f, { qos: 1 });
+      const want = topics.filter((tp) => matches(f, tp)).sort();
+      if (want.length > 0) await inbox.waitCount(want.length, 5000).catch(() => {});
+      await inbox.expectNone(150);
+      const have = inbox.messages.map((m) => m.topic).sort();
+      if (JSON.stringify(have) !== JSON.stringify(want)) {
+        wrong.push(`${f}: want ${JSON.stringify(want)} got ${JSON.stringify(have)}`);
+      }
+      await closeClient(s);
+    }
+    assertEquals(wrong.slice(0, 3), [], `seed ${seed}`);
+    for (const tp of topics) await pub.publishAsync(tp, "", { qos: 1, retain: true });
+    await closeClient(pub);
+  } finally {
+    await b.stop();
+  }
+});
