@@ -376,3 +376,74 @@ Deno.test("a store failure during CONNECT gets CONNACK server unavailable, not a
   assertEquals((await b.connect("y")).reasonCode, 0x88);
   await h.close();
 });
+
+for (const policy of ["drop-newest", "drop-oldest"] as const) {
+  Deno.test(`transient session queue beyond the in-flight window is bounded (${policy})`, async () => {
+    const h = new Harness({
+      ...defaultMqttBrokerOptions(),
+      maxInflightOutbound: 2,
+      maxQueuedMessagesPerSession: 3,
+      queueOverflowPolicy: policy,
+    });
+    const sub = await h.connected("sub", 4);
+    await sub.subscribe("q", 1);
+    const pub = await h.connected("pub", 4);
+    for (let i = 0; i < 8; i++) pub.publish("q", `m${i}`, { qos: 1 });
+    const first = await sub.drain("publish");
+    assertEquals(first.map(text), ["m0", "m1"]); // window of 2
+    assertEquals(h.broker.stats().droppedQueueFull, 3);
+    const got: string[] = first.map(text);
+    let batch = first;
+    while (batch.length > 0) {
+      for (const m of batch) {
+        if (m.cmd === "publish") sub.send({ cmd: "puback", messageId: m.messageId });
+      }
+      batch = await sub.drain("publish");
+      got.push(...batch.map(text));
+    }
+    assertEquals(
+      got,
+      policy === "drop-newest" ? ["m0", "m1", "m2", "m3", "m4"] : ["m0", "m1", "m5", "m6", "m7"],
+    );
+    await h.close();
+  });
+}
+
+Deno.test("v3 publisher with too many unacknowledged QoS 1 is paused until acknowledgements catch up", async () => {
+  const h = new Harness({ ...defaultMqttBrokerOptions(), receiveMaximum: 4 });
+  const opts = { clean: false };
+  const s = await h.connected("p", 4, opts);
+  await s.subscribe("slow", 1);
+  s.disconnect();
+  await settle();
+  let release: () => void = () => {};
+  const gate = new Promise<void>((r) => release = r);
+  const enqueue = h.inbox.enqueue.bind(h.inbox);
+  h.inbox.enqueue = async (items) => {
+    await gate;
+    return await enqueue(items);
+  };
+  const pub = await h.connected("pub", 4);
+  for (let i = 0; i < 4; i++) pub.publish("slow", `m${i}`, { qos: 1 });
+  assert(pub.conn.paused, "paused at receiveMaximum pending acks");
+  release();
+  await settle();
+  assert(!pub.conn.paused, "resumed once acknowledged");
+  assertEquals((await pub.drain("puback")).length, 4);
+  await h.close();
+});
+
+Deno.test("v5: PUBREC with an error reason code ends the QoS 2 flow (no PUBREL)", async () => {
+  const h = new Harness();
+  const sub = await h.connected("sub", 5, { properties: { receiveMaximum: 1 } });
+  await sub.subscribe("t", 2);
+  const pub = await h.connected("pub", 5);
+  pub.publish("t", "a", { qos: 2 });
+  pub.publish("t", "b", { qos: 2 });
+  const a = await sub.next("publish");
+  sub.send({ cmd: "pubrec", messageId: a.messageId, reasonCode: 0x80 });
+  const b = await sub.next("publish"); // the window freed without PUBREL/PUBCOMP
+  assertEquals(text(b), "b");
+  assertEquals((await sub.drain("pubrel")).length, 0);
+  await h.close();
+});
