@@ -102,3 +102,62 @@ Deno.test("kill -9 after PUBACK: persistent sessions, their queued QoS 1/2 messa
     await Deno.remove(dataDir, { recursive: true }).catch(() => {});
   }
 });
+
+Deno.test({
+  name:
+    "kill -9 in the middle of a publish stream: every message that got its PUBACK is delivered after restart",
+  fn: async () => {
+    const b1 = await startBroker({ ws: false });
+    let b2: BrokerHandle | undefined;
+    const dataDir = b1.dataDir;
+    const topic = `midcrash/${uniqueId()}`;
+    const id = uniqueId("mid");
+    try {
+      const s = await connectClient(b1, { protocolVersion: 4, clientId: id, clean: false });
+      await s.subscribeAsync(topic, { qos: 1 });
+      await closeClient(s);
+      const pub = await connectClient(b1, { protocolVersion: 4 });
+      const acked = new Set<string>();
+      let stop = false;
+      const stream = (async () => {
+        for (let i = 0; i < 5000 && !stop; i += 25) {
+          await Promise.all(Array.from({ length: 25 }, (_, j) => {
+            const payload = `k${i + j}`;
+            return pub.publishAsync(topic, payload, { qos: 1 }).then(
+              () => acked.add(payload),
+              () => {},
+            );
+          }));
+        }
+      })();
+      // kill once a good number is acknowledged, while publishes are in flight
+      const deadline = Date.now() + 10_000;
+      while (acked.size < 300 && Date.now() < deadline) await sleep(5);
+      await b1.kill9();
+      stop = true;
+      pub.end(true);
+      await stream.catch(() => {});
+      assert(acked.size >= 300, `only ${acked.size} acknowledged before the kill`);
+      const ackedAtKill = [...acked];
+
+      b2 = await startBroker({ dataDir, tcpPort: b1.tcpPort, ws: false });
+      const s2 = await connectClient(b2, { protocolVersion: 4, clientId: id, clean: false });
+      const inbox = inboxOf(s2);
+      const want = new Set(ackedAtKill);
+      const until = Date.now() + 20_000;
+      const have = () => new Set(inbox.messages.map((m) => m.payload));
+      while ([...want].some((p) => !have().has(p)) && Date.now() < until) await sleep(100);
+      const missing = [...want].filter((p) => !have().has(p));
+      assertEquals(
+        missing.slice(0, 10),
+        [],
+        `${missing.length} of ${want.size} acknowledged messages lost`,
+      );
+      await closeClient(s2);
+    } finally {
+      if (b1.alive()) await b1.kill9();
+      if (b2 !== undefined) await b2.stop();
+      await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    }
+  },
+});
