@@ -94,6 +94,8 @@ export interface BrokerOptions {
   acl?: AclRule[];
   /** `mqttServiceConfig.aclDefault`. */
   aclDefault?: "allow" | "deny";
+  /** More `mqttServiceConfig` keys (edgemq only), e.g. `jwtAuth`, `certificateAuth`. */
+  extraMqtt?: Record<string, unknown>;
   /** Overrides of `mqttServiceConfig.limits`. */
   limits?: BrokerLimits;
   /** Extra environment variables for the broker process. */
@@ -191,6 +193,7 @@ export function edgemqConfig(o: BrokerOptions, dataDir: string): Record<string, 
   if (o.acl !== undefined) mqtt.acl = o.acl;
   if (o.aclDefault !== undefined) mqtt.aclDefault = o.aclDefault;
   if (o.limits !== undefined) mqtt.limits = { ...o.limits };
+  if (o.extraMqtt !== undefined) Object.assign(mqtt, o.extraMqtt);
   return {
     mqttServiceConfig: mqtt,
     stateStoreConfig: { dataDir },
