@@ -99,6 +99,11 @@ async function main(args: string[]): Promise<number> {
     try {
       node = await startNode(config, log);
     } catch (err) {
+      if (err instanceof ConfigError) {
+        log.error("config.invalid", { key: err.key, message: err.message });
+        console.error(`edgemq: configuration error: ${err.message}`);
+        return 1;
+      }
       log.error("node.start_failed", { error: err });
       console.error(`edgemq: cannot start: ${(err as Error).message}`);
       return 1;

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { EdgemqConfig } from "./config/mod.ts";
+import { ConfigError, type EdgemqConfig } from "./config/mod.ts";
 import type { Logger } from "./log/jsonLog.ts";
 import {
   type ListenerConfig,
@@ -22,7 +22,14 @@ import {
   type MqttBrokerOptions,
 } from "./mqtt/mod.ts";
 import { defaultLocalStoresConfig, type LocalStores, openLocalStores } from "./stores/mod.ts";
-import { type ClusterNode, startClusterNode } from "./cluster/mod.ts";
+import {
+  type ClusterNode,
+  defaultMembershipConfig,
+  defaultTransportConfig,
+  resolveMembershipConfig,
+  resolveTransportConfig,
+  startClusterNode,
+} from "./cluster/mod.ts";
 import { type AdminApi, startAdminApi } from "./api/adminApi.ts";
 
 /** A running node. */
@@ -113,6 +120,31 @@ function warnOnSingleInboxVoter(cluster: ClusterNode, inboxVoters: number, log: 
   };
   cluster.onMembershipChange(check);
   check();
+}
+
+/**
+ * Checks the YAML overrides of cluster tunables against the names the
+ * cluster module knows and its bounds; errors name the YAML key.
+ */
+function clusterOverrides<T extends object>(
+  key: string,
+  overrides: Record<string, number>,
+  defaults: T,
+  resolve: (o: Partial<T>) => T,
+): Partial<T> {
+  const known = Object.keys(defaults);
+  for (const name of Object.keys(overrides)) {
+    if (!known.includes(name)) {
+      throw new ConfigError(`${key}.${name}`, `unknown tunable (known: ${known.join(", ")})`);
+    }
+  }
+  const partial = overrides as Partial<T>;
+  try {
+    resolve(partial);
+  } catch (err) {
+    throw new ConfigError(key, (err as Error).message);
+  }
+  return partial;
 }
 
 /** Starts a node. Rejects (after undoing what it started) if any part fails. */
@@ -206,6 +238,18 @@ export async function startNode(config: EdgemqConfig, log: Logger): Promise<Edge
         port: c.port,
         seedEndpoints: c.seedEndpoints,
         secret: c.secret,
+        membership: clusterOverrides(
+          "clusterConfig.membership",
+          c.membership,
+          defaultMembershipConfig(),
+          resolveMembershipConfig,
+        ),
+        transport: clusterOverrides(
+          "clusterConfig.transport",
+          c.transport,
+          defaultTransportConfig(),
+          resolveTransportConfig,
+        ),
         metadata: {
           mqttEndpoints: listeners.map((r) => `${r.kind}://${r.host}:${r.port}`),
           stores: ["dist", "inbox", "retain"],

@@ -126,6 +126,16 @@ export const edgemqSchema = section({
         nonEmpty: true,
         doc: "Shared secret every node proves (HMAC challenge-response) before it is admitted.",
       },
+      membership: {
+        kind: "intMap",
+        doc:
+          "Overrides of the SWIM/Lifeguard tunables (memberlist LAN defaults), e.g. `{ probeIntervalMs: 1000, suspicionMult: 4 }`. Names, defaults and trade-offs: cluster/config.ts `MembershipConfig` (listed in docs/high-availability.md); an unknown name stops start-up.",
+      },
+      transport: {
+        kind: "intMap",
+        doc:
+          "Overrides of the node-to-node transport limits, e.g. `{ maxFrameBytes: 4194304 }`. Names and defaults: cluster/config.ts `TransportConfig`; an unknown name stops start-up.",
+      },
     },
   },
   mqttServiceConfig: section({

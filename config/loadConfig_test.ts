@@ -155,3 +155,18 @@ Deno.test("the README's limits table is generated from the current schema", asyn
     "run: deno run -A config/reference.ts",
   );
 });
+
+Deno.test("cluster tunables are a mapping of names to non-negative integers", () => {
+  const base = { env: "e", host: "127.0.0.1", port: 8899, secret: "s" };
+  const c = configFromValues({
+    clusterConfig: { ...base, membership: { probeIntervalMs: 500 } },
+  }, {});
+  assertEquals(c.clusterConfig?.membership, { probeIntervalMs: 500 });
+  assertEquals(c.clusterConfig?.transport, {});
+  assertThrows(
+    () =>
+      configFromValues({ clusterConfig: { ...base, membership: { probeIntervalMs: "x" } } }, {}),
+    ConfigError,
+    "clusterConfig.membership.probeIntervalMs",
+  );
+});

@@ -51,6 +51,14 @@ export interface EndpointsSpec {
   readonly kind: "endpoints";
   readonly doc: string;
 }
+/**
+ * A mapping of names to non-negative integers whose names and bounds the
+ * consuming module checks (e.g. the membership tunables of cluster/config.ts).
+ */
+export interface IntMapSpec {
+  readonly kind: "intMap";
+  readonly doc: string;
+}
 /** A section with fixed keys; unknown keys are rejected. */
 export interface ObjectSpec<F extends Fields = Fields> {
   readonly kind: "object";
@@ -82,6 +90,7 @@ export type Spec =
   | OptStringSpec
   | EnumSpec
   | EndpointsSpec
+  | IntMapSpec
   | ObjectSpec
   | OptObjectSpec
   | ListSpec;
@@ -97,6 +106,7 @@ export type ValueOf<S> = S extends IntSpec ? number
   : S extends OptStringSpec ? string | null
   : S extends EnumSpec<infer T> ? T
   : S extends EndpointsSpec ? string[]
+  : S extends IntMapSpec ? Record<string, number>
   : S extends ObjectSpec<infer F> ? { [K in keyof F]: ValueOf<F[K]> }
   : S extends OptObjectSpec<infer F> ? { [K in keyof F]: ValueOf<F[K]> } | null
   : S extends ListSpec<infer I> ? ValueOf<I>[]
@@ -193,6 +203,18 @@ function validateAny(spec: Spec, raw: unknown, key: string): unknown {
     case "endpoints":
       if (raw === undefined || raw === null) return [];
       return parseEndpoints(key, raw);
+    case "intMap": {
+      if (raw === undefined || raw === null) return {};
+      if (!isRecord(raw)) throw new ConfigError(key, `expected a mapping, got ${show(raw)}`);
+      const out: Record<string, number> = {};
+      for (const [k, v] of Object.entries(raw)) {
+        if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) {
+          throw new ConfigError(`${key}.${k}`, `expected a non-negative integer, got ${show(v)}`);
+        }
+        out[k] = v;
+      }
+      return out;
+    }
     case "object":
     case "optObject": {
       if (raw === undefined || raw === null) {
@@ -275,6 +297,8 @@ export function referenceRows(
       return [{ key, type: spec.values.join(" \\| "), default: spec.default, doc: spec.doc }];
     case "endpoints":
       return [{ key, type: "host:port list", default: "[]", doc: spec.doc }];
+    case "intMap":
+      return [{ key, type: "mapping name → integer", default: "{}", doc: spec.doc }];
     case "list": {
       const rows = [{
         key,
