@@ -217,7 +217,8 @@ export async function handleConnect(s: Session, p: ConnectPacket): Promise<void>
     if (!o.subscriptionIdentifierAvailable) props.subscriptionIdentifierAvailable = 0;
     if (!o.sharedSubscriptionAvailable) props.sharedSubscriptionAvailable = 0;
   }
-  s.conn.write(encodeConnack(v, sessionPresent, 0, props));
+  // MQTT 3.1 has no session-present flag (the byte is reserved)
+  s.conn.write(encodeConnack(v, v === 3 ? false : sessionPresent, 0, props));
   s.conn.markConnected();
   s.conn.setMaxInboundPacketBytes(o.maxPacketBytes);
   ctx.log.debug("session.connected", {
