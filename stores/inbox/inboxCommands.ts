@@ -116,7 +116,10 @@ interface CachedMeta {
   sessionExpirySeconds: number;
   expiresAtMs: number | null;
   createdAtMs: number;
+  /** Highest seq assigned: max(inbox_meta.last_seq, max seq of the inbox's rows). */
   lastSeq: number;
+  /** inbox_meta.last_seq as stored; written only before rows are deleted (see #persistLastSeq). */
+  persistedLastSeq: number;
   queuedCount: number;
 }
 
@@ -185,12 +188,15 @@ export class InboxStateMachine {
     let m: CachedMeta | null = null;
     if (row !== undefined) {
       const count = this.#s.metaCount.get(key.tenant, key.clientId);
+      const persisted = this.#int(row, "last_seq", "inbox_meta");
+      const maxRowSeq = count === undefined ? null : this.#intOrNull(count, "m", "inbox_messages");
       m = {
         incarnation: this.#int(row, "incarnation", "inbox_meta"),
         sessionExpirySeconds: this.#int(row, "session_expiry_s", "inbox_meta"),
         expiresAtMs: this.#intOrNull(row, "expires_at_ms", "inbox_meta"),
         createdAtMs: this.#int(row, "created_at_ms", "inbox_meta"),
-        lastSeq: this.#int(row, "last_seq", "inbox_meta"),
+        lastSeq: Math.max(persisted, maxRowSeq ?? 0),
+        persistedLastSeq: persisted,
         queuedCount: count === undefined ? 0 : this.#int(count, "n", "inbox_messages"),
       };
     }
@@ -205,6 +211,16 @@ export class InboxStateMachine {
       if (oldest.done !== true) this.#cache.delete(oldest.value);
     }
     this.#cache.set(ks, m);
+  }
+
+  /**
+   * Enqueue does not write last_seq: it is derived from the rows on load. Before
+   * rows are deleted (which may delete the highest), the stored value catches up.
+   */
+  #persistLastSeq(key: Key, m: CachedMeta): void {
+    if (m.persistedLastSeq >= m.lastSeq) return;
+    this.#s.metaLastSeq.run(m.lastSeq, key.tenant, key.clientId);
+    m.persistedLastSeq = m.lastSeq;
   }
 
   /** Whether a guarded call targets another incarnation than the stored one. */
@@ -283,6 +299,7 @@ export class InboxStateMachine {
       m.createdAtMs,
       m.lastSeq,
     );
+    m.persistedLastSeq = m.lastSeq;
   }
 
   /** Applies one command. Throws (having changed nothing) on invalid input or a limit. */
@@ -305,6 +322,7 @@ export class InboxStateMachine {
           expiresAtMs: null,
           createdAtMs: cmd.nowMs,
           lastSeq: 0,
+          persistedLastSeq: 0,
           queuedCount: 0,
         };
         this.#writeMeta(cmd, fresh);
@@ -398,7 +416,7 @@ export class InboxStateMachine {
         for (const seq of cmd.seqs) checkInt("seq", seq, 1, Number.MAX_SAFE_INTEGER);
         const m = this.#meta(cmd);
         if (m === null || this.#stale(cmd, cmd.incarnation)) return NONE;
-        m.queuedCount -= this.#removeSeqs(cmd, cmd.seqs);
+        m.queuedCount -= this.#removeSeqs(cmd, m, cmd.seqs);
         return NONE;
       }
       case "addIncomingQos2": {
@@ -440,7 +458,9 @@ export class InboxStateMachine {
    * Deletes the entries `seqs` (any order, duplicates allowed); acks mostly
    * arrive in order, so contiguous runs become one range delete each.
    */
-  #removeSeqs(key: Key, seqs: readonly number[]): number {
+  #removeSeqs(key: Key, m: CachedMeta, seqs: readonly number[]): number {
+    if (seqs.length === 0) return 0;
+    this.#persistLastSeq(key, m);
     for (const seq of seqs) checkInt("seq", seq, 1, Number.MAX_SAFE_INTEGER);
     const sorted = [...seqs].sort((a, b) => a - b);
     const ks = keyString(key);
@@ -467,17 +487,11 @@ export class InboxStateMachine {
     const dropOldest = this.#limits.overflowPolicy === "drop-oldest";
     // One message usually fans out to many inboxes: encode it once.
     const encoded = new Map<StoredMessage, Uint8Array>();
-    const dirty = new Map<string, { key: Key; meta: CachedMeta }>();
     const results: EnqueueResult[] = [];
     for (const it of items) {
       const { key } = it;
       const ks = keyString(key);
-      // last_seq is written once per inbox at the end: keep this command's metas
-      // even if the bounded cache evicts them meanwhile.
-      const pending = dirty.get(ks)?.meta;
-      const m = pending !== undefined
-        ? (pending.incarnation === it.incarnation ? pending : null)
-        : this.#live(key, it.incarnation);
+      const m = this.#live(key, it.incarnation);
       if (m === null) {
         results.push({ ok: false, reason: "no-inbox" });
         continue;
@@ -486,6 +500,7 @@ export class InboxStateMachine {
       let evictedSeq: number | null = null;
       if (m.queuedCount >= max && m.queuedCount > 0) {
         // Full: first make room from messages that expired by this one's arrival.
+        this.#persistLastSeq(key, m);
         const purged = this.#s.msgPurgeExpired.run(tenant, clientId, it.message.receivedAtMs);
         if (Number(purged.changes) > 0) this.#recent.drop(ks);
         m.queuedCount -= Number(purged.changes);
@@ -499,6 +514,7 @@ export class InboxStateMachine {
           continue;
         }
         evictedSeq = this.#int(oldest, "seq", "inbox_messages");
+        this.#persistLastSeq(key, m);
         this.#s.msgDelete.run(tenant, clientId, evictedSeq);
         this.#recent.removed(ks, evictedSeq);
         m.queuedCount--;
@@ -529,11 +545,7 @@ export class InboxStateMachine {
         subscriptionIds: [...it.subscriptionIds],
         state: "queued",
       });
-      dirty.set(ks, { key, meta: m });
       results.push({ ok: true, seq, evictedSeq });
-    }
-    for (const { key, meta } of dirty.values()) {
-      this.#s.metaLastSeq.run(meta.lastSeq, key.tenant, key.clientId);
     }
     return results;
   }
@@ -553,7 +565,7 @@ export class InboxStateMachine {
       return out.length < cmd.maxCount;
     });
     if (fromMemory) {
-      m.queuedCount -= this.#removeSeqs(cmd, expired);
+      m.queuedCount -= this.#removeSeqs(cmd, m, expired);
       return out;
     }
     let after = cmd.afterSeq;
@@ -565,7 +577,7 @@ export class InboxStateMachine {
       if (rows.length < want || out.length >= cmd.maxCount) break;
       after = this.#int(rows[rows.length - 1], "seq", "inbox_messages");
     }
-    m.queuedCount -= this.#removeSeqs(cmd, expired);
+    m.queuedCount -= this.#removeSeqs(cmd, m, expired);
     return out;
   }
 

@@ -20,7 +20,7 @@ CREATE TABLE IF NOT EXISTS inbox_meta (
   session_expiry_s INTEGER NOT NULL,
   expires_at_ms INTEGER,            -- while detached; NULL while attached or never expiring
   created_at_ms INTEGER NOT NULL,
-  last_seq INTEGER NOT NULL,
+  last_seq INTEGER NOT NULL,        -- lastSeq = max(last_seq, max(seq) of its messages)
   PRIMARY KEY (tenant, client_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS inbox_meta_by_expiry ON inbox_meta (expires_at_ms)
@@ -104,7 +104,7 @@ export function createInboxTables(db: DatabaseSync): InboxStatements {
       `SELECT incarnation, session_expiry_s, expires_at_ms, created_at_ms, last_seq
        FROM inbox_meta WHERE ${k}`,
     ),
-    metaCount: p(`SELECT count(*) AS n FROM inbox_messages WHERE ${k}`),
+    metaCount: p(`SELECT count(*) AS n, max(seq) AS m FROM inbox_messages WHERE ${k}`),
     metaPut: p("INSERT OR REPLACE INTO inbox_meta VALUES (?, ?, ?, ?, ?, ?, ?)"),
     metaExpiry: p(
       `UPDATE inbox_meta SET session_expiry_s = ?, expires_at_ms = ? WHERE ${k}`,
