@@ -441,6 +441,79 @@ Deno.test("MQTT 5 features", async (t) => {
     );
 
     await t.step(
+      "a live delivery carries the message expiry interval, not more than published",
+      async () => {
+        const topic = `mxl/${uniqueId()}`;
+        const s = await client();
+        const inbox = new Inbox(s);
+        await s.subscribeAsync(topic, { qos: 1 });
+        const pub = await client();
+        await pub.publishAsync(topic, "x", { qos: 1, properties: { messageExpiryInterval: 60 } });
+        const left = (await inbox.next()).packet.properties?.messageExpiryInterval;
+        assert(typeof left === "number" && left > 0 && left <= 60, `messageExpiryInterval ${left}`);
+        await closeClient(pub);
+        await closeClient(s);
+      },
+    );
+
+    await t.step(
+      "a retained message sent on subscribe carries that subscription's identifier",
+      async () => {
+        const topic = `rsid/${uniqueId()}`;
+        const pub = await client();
+        await pub.publishAsync(topic, "r", { qos: 1, retain: true });
+        const s = await client();
+        const inbox = new Inbox(s);
+        await s.subscribeAsync(topic, { qos: 1, properties: { subscriptionIdentifier: 77 } });
+        const m = await inbox.next();
+        const ids = m.packet.properties?.subscriptionIdentifier;
+        assertEquals(Array.isArray(ids) ? ids : [ids], [77]);
+        await pub.publishAsync(topic, "", { qos: 1, retain: true });
+        await closeClient(pub);
+        await closeClient(s);
+      },
+    );
+
+    await t.step(
+      "an outgoing QoS 2 message counts against receive maximum until PUBCOMP",
+      async () => {
+        const topic = `rm2/${uniqueId()}`;
+        const { client: r } = await raw({
+          clientId: uniqueId("rm2"),
+          properties: { receiveMaximum: 2 },
+        });
+        await rawSubscribe(r, topic, 2);
+        const pub = await client();
+        for (let i = 0; i < 4; i++) await pub.publishAsync(topic, `q${i}`, { qos: 2 });
+        const first = await drainPublishes(r, 600);
+        assertEquals(first.map((p) => String(p.payload)), ["q0", "q1"]);
+        for (const p of first) r.sendPacket({ cmd: "pubrec", messageId: p.messageId });
+        // PUBRELs come back, but no new PUBLISH while both are still awaiting PUBCOMP
+        const after: Packet[] = [];
+        const until = Date.now() + 600;
+        while (Date.now() < until) {
+          try {
+            after.push(await r.next(Math.max(1, until - Date.now())));
+          } catch {
+            break;
+          }
+        }
+        assertEquals(after.filter((p) => p.cmd === "pubrel").length, 2);
+        assertEquals(
+          after.filter((p) => p.cmd === "publish").length,
+          0,
+          "PUBLISH beyond receive maximum",
+        );
+        for (const p of first) r.sendPacket({ cmd: "pubcomp", messageId: p.messageId });
+        const rest = await drainPublishes(r, 600);
+        assertEquals(rest.map((p) => String(p.payload)), ["q2", "q3"]);
+        for (const p of rest) r.sendPacket({ cmd: "pubrec", messageId: p.messageId });
+        r.close();
+        await closeClient(pub);
+      },
+    );
+
+    await t.step(
       "request/response: a responder replies on the response topic with the correlation data",
       async () => {
         const reqTopic = `req/${uniqueId()}`;
