@@ -335,7 +335,8 @@ for (const v of [4, 5] as const) {
   });
 
   Deno.test(`v${v}: offline queue is bounded (drop policy) and expired messages are not delivered`, async () => {
-    const h = new Harness(); // inbox: 100 messages, drop-oldest
+    // inbox: 100 messages, drop-oldest; the publisher sends 106 without waiting for acks
+    const h = new Harness({ ...defaultMqttBrokerOptions(), receiveMaximum: 1000 });
     const opts = v === 5
       ? { clean: false, properties: { sessionExpiryInterval: 60 } }
       : { clean: false };

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { QueueOverflowPolicy } from "../../stores/inbox/inboxStore.ts";
+import { type QueueOverflowPolicy, SESSION_NEVER_EXPIRES } from "../../stores/inbox/inboxStore.ts";
 
 /** Options of {@link createMqttBroker}; see {@link defaultMqttBrokerOptions}. */
 export interface MqttBrokerOptions {
@@ -18,13 +18,13 @@ export interface MqttBrokerOptions {
    * Server Receive Maximum: QoS 1/2 PUBLISHes a client may have unacknowledged
    * (announced in v5 CONNACK). A v5 client exceeding it gets DISCONNECT 0x93;
    * a v3 client is paused (no more reads) until acknowledgements catch up.
-   * Default 256.
+   * Default 64.
    */
   receiveMaximum: number;
   /**
    * Outgoing QoS 1/2 messages unacknowledged per session (further ones wait
    * in the session's queue); also bounded by the client's Receive Maximum.
-   * Default 128.
+   * Default 64.
    */
   maxInflightOutbound: number;
   /**
@@ -36,9 +36,9 @@ export interface MqttBrokerOptions {
   maxQueuedMessagesPerSession: number;
   /** Which message a full queue drops: "drop-newest" (default, as mosquitto) or "drop-oldest". */
   queueOverflowPolicy: QueueOverflowPolicy;
-  /** Longest topic name/filter in UTF-8 bytes. PUBLISH: v5 DISCONNECT 0x90 / v3 close; SUBSCRIBE: SUBACK 0x8F / 0x80. Default 65535. */
+  /** Longest topic name/filter in UTF-8 bytes. PUBLISH: v5 DISCONNECT 0x90 / v3 close; SUBSCRIBE: SUBACK 0x8F / 0x80. Default 1024. */
   maxTopicBytes: number;
-  /** Most topic levels; same outcome as maxTopicBytes. Default 128. */
+  /** Most topic levels; same outcome as maxTopicBytes. Default 32. */
   maxTopicLevels: number;
   /** Subscriptions per session; a new filter beyond it gets SUBACK 0x97 (v3 0x80). Default 1000. */
   maxSubscriptionsPerSession: number;
@@ -49,12 +49,13 @@ export interface MqttBrokerOptions {
   /**
    * Server keep-alive. A v5 client asking for 0 or more gets this value in
    * CONNACK (Server Keep Alive). A v3 client asking for more is accepted and
-   * closed after 1.5 x this value of silence (v3 cannot be told). Default 65535.
+   * closed after 1.5 x this value of silence (v3 cannot be told). Default 3600.
    */
   maxKeepAliveSeconds: number;
   /**
    * Cap on session expiry. v3.1.1 cleanSession=0 sessions expire after this;
-   * a v5 client asking for more gets this value in CONNACK. Default 30 days.
+   * a v5 client asking for more gets this value in CONNACK. Default
+   * 4294967295 (never expires).
    */
   maxSessionExpirySeconds: number;
   /** Inbound topic aliases per v5 connection; alias 0 or above → DISCONNECT 0x94. Default 64. */
@@ -101,17 +102,17 @@ export interface MqttBrokerOptions {
 export function defaultMqttBrokerOptions(): MqttBrokerOptions {
   return {
     maxPacketBytes: 1024 * 1024,
-    receiveMaximum: 256,
-    maxInflightOutbound: 128,
+    receiveMaximum: 64,
+    maxInflightOutbound: 64,
     maxQueuedMessagesPerSession: 1000,
     queueOverflowPolicy: "drop-newest",
-    maxTopicBytes: 65535,
-    maxTopicLevels: 128,
+    maxTopicBytes: 1024,
+    maxTopicLevels: 32,
     maxSubscriptionsPerSession: 1000,
     maxFiltersPerSubscribe: 100,
     maxClientIdBytes: 256,
-    maxKeepAliveSeconds: 65535,
-    maxSessionExpirySeconds: 30 * 24 * 3600,
+    maxKeepAliveSeconds: 3600,
+    maxSessionExpirySeconds: SESSION_NEVER_EXPIRES,
     topicAliasMaximum: 64,
     maxRetainedPerSubscribe: 1000,
     retainAvailable: true,

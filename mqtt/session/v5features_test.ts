@@ -35,7 +35,7 @@ Deno.test("v5: server keep alive replaces 0 and values above the maximum", async
 Deno.test("v5: CONNACK announces receive maximum, packet size, topic alias maximum; caps session expiry", async () => {
   const h = new Harness(opts({ maxSessionExpirySeconds: 100 }));
   const ack = await h.client(5).connect("a", { properties: { sessionExpiryInterval: 1000 } });
-  assertEquals(ack.properties?.receiveMaximum, 256);
+  assertEquals(ack.properties?.receiveMaximum, 64);
   assertEquals(ack.properties?.maximumPacketSize, 1024 * 1024);
   assertEquals(ack.properties?.topicAliasMaximum, 64);
   assertEquals(ack.properties?.sessionExpiryInterval, 100);
