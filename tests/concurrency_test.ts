@@ -4,12 +4,12 @@
  */
 
 import { assert, assertEquals } from "./harness/assert.ts";
-import { startBroker } from "./harness/broker.ts";
+import { sleep, startBroker } from "./harness/broker.ts";
 import { closeClient, connectClient, Inbox, type MqttClient, uniqueId } from "./harness/clients.ts";
 import { RawClient } from "./harness/raw.ts";
 
 Deno.test("many clients at once", async (t) => {
-  const b = await startBroker({ ws: false });
+  const b = await startBroker();
   const open: MqttClient[] = [];
   try {
     await t.step(
@@ -112,6 +112,59 @@ Deno.test("many clients at once", async (t) => {
           for (const c of open.splice(0)) await closeClient(c);
         } finally {
           slow.close();
+        }
+      },
+    );
+    await t.step(
+      "1500 connect/close cycles (TCP and WebSocket) leak no file descriptors and little memory",
+      async () => {
+        const fds = async () => {
+          let n = 0;
+          for await (const _ of Deno.readDir(`/proc/${b.pid}/fd`)) n++;
+          return n;
+        };
+        // warm up, then measure
+        for (let i = 0; i < 50; i++) {
+          const { client } = await RawClient.connect(b.tcpPort, {
+            clientId: `warm${i}`,
+            protocolVersion: 4,
+          });
+          client.close();
+        }
+        await sleep(300);
+        const fd0 = await fds();
+        const rss0 = await b.rssKb();
+        for (let i = 0; i < 1500; i += 50) {
+          await Promise.all(Array.from({ length: 50 }, async (_, j) => {
+            const k = i + j;
+            if (k % 10 === 0 && b.wsPort !== undefined) {
+              const c = await connectClient(b, { protocolVersion: 5, transport: "ws" });
+              await closeClient(c);
+              return;
+            }
+            const { client } = await RawClient.connect(b.tcpPort, {
+              clientId: `cyc${k % 200}`,
+              protocolVersion: k % 2 ? 5 : 4,
+              clean: k % 3 !== 0,
+            });
+            if (k % 4 === 0) client.sendPacket({ cmd: "disconnect" });
+            client.close();
+          }));
+        }
+        await sleep(1000);
+        const fd1 = await fds();
+        const rss1 = await b.rssKb();
+        assert(fd1 - fd0 <= 5, `broker fds grew from ${fd0} to ${fd1}`);
+        assert(rss1 - rss0 < 40_000, `RSS grew by ${rss1 - rss0} KiB over 1500 connections`);
+        // clean up the persistent sessions left by clean=false cycles
+        for (let k = 0; k < 200; k++) {
+          const { client } = await RawClient.connect(b.tcpPort, {
+            clientId: `cyc${k}`,
+            protocolVersion: 4,
+            clean: true,
+          });
+          client.sendPacket({ cmd: "disconnect" });
+          client.close();
         }
       },
     );
