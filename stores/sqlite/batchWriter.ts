@@ -14,7 +14,13 @@
  */
 import type { StatementSync } from "node:sqlite";
 import { clearImmediate, setImmediate } from "node:timers";
-import { type OpenedDatabase, StoreClosedError, withCorruptionCheck } from "./database.ts";
+import {
+  isCorruptionError,
+  type OpenedDatabase,
+  StoreClosedError,
+  StoreCorruptError,
+  withCorruptionCheck,
+} from "./database.ts";
 import { WalSyncer, type WalSyncStats } from "./walSyncer.ts";
 
 /** One applied command and its result, as passed to {@link BatchWriterOptions.afterCommit}. */
@@ -65,6 +71,14 @@ interface Pending<C, R> {
   readonly command: C;
   readonly resolve: (r: R) => void;
   readonly reject: (e: unknown) => void;
+}
+
+/** A corruption error from SQLite inside one command, as a StoreCorruptError naming the file. */
+function named(path: string, error: unknown): unknown {
+  if (error instanceof StoreCorruptError || !isCorruptionError(error)) return error;
+  return new StoreCorruptError(path, error instanceof Error ? error.message : String(error), {
+    cause: error,
+  });
 }
 
 type Outcome<R> = { ok: true; result: R } | { ok: false; error: unknown };
@@ -254,7 +268,7 @@ export class BatchWriter<C, R> {
                 outcomes.push({ ok: true, result: apply(p.command) });
               } catch (error) {
                 if (batch.length === 1) {
-                  outcomes.push({ ok: false, error });
+                  outcomes.push({ ok: false, error: named(opened.path, error) });
                   anyFailed = true;
                   this.#rollback.run();
                   return false;
@@ -272,7 +286,7 @@ export class BatchWriter<C, R> {
             } catch (error) {
               this.#rollbackTo.run();
               this.#release.run();
-              outcomes.push({ ok: false, error });
+              outcomes.push({ ok: false, error: named(opened.path, error) });
               anyFailed = true;
             }
           }

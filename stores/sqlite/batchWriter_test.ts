@@ -1,6 +1,6 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { BatchWriter } from "./batchWriter.ts";
-import { openDatabase, StoreClosedError } from "./database.ts";
+import { openDatabase, StoreClosedError, StoreCorruptError } from "./database.ts";
 
 type Cmd = { op: "put"; k: string; v: number } | { op: "fail"; k: string };
 
@@ -122,4 +122,24 @@ Deno.test("BatchWriter: a failing COMMIT rejects the whole batch; the next batch
   strictEqual(db.prepare("SELECT count(*) AS n FROM child").get()?.n, 1);
   await writer.close();
   db.close();
+});
+
+Deno.test("BatchWriter: a corruption error inside a command names the database file", async () => {
+  const opened = openDatabase(":memory:");
+  const writer = new BatchWriter<number, number>({
+    name: "c",
+    opened,
+    apply: (n) => {
+      if (n === 2) throw new Error("database disk image is malformed");
+      return n;
+    },
+  });
+  const [a, b] = await Promise.allSettled([writer.submit(1), writer.submit(2)]);
+  strictEqual(a.status, "fulfilled");
+  ok(
+    b.status === "rejected" && b.reason instanceof StoreCorruptError &&
+      b.reason.message.includes(":memory:"),
+  );
+  await writer.close();
+  opened.db.close();
 });
