@@ -410,29 +410,33 @@ for (const policy of ["drop-newest", "drop-oldest"] as const) {
   });
 }
 
-Deno.test("v3 publisher with too many unacknowledged QoS 1 is paused until acknowledgements catch up", async () => {
-  const h = new Harness({ ...defaultMqttBrokerOptions(), receiveMaximum: 4 });
-  const opts = { clean: false };
-  const s = await h.connected("p", 4, opts);
-  await s.subscribe("slow", 1);
-  s.disconnect();
-  await settle();
-  let release: () => void = () => {};
-  const gate = new Promise<void>((r) => release = r);
-  const enqueue = h.inbox.enqueue.bind(h.inbox);
-  h.inbox.enqueue = async (items) => {
-    await gate;
-    return await enqueue(items);
-  };
-  const pub = await h.connected("pub", 4);
-  for (let i = 0; i < 4; i++) pub.publish("slow", `m${i}`, { qos: 1 });
-  assert(pub.conn.paused, "paused at receiveMaximum pending acks");
-  release();
-  await settle();
-  assert(!pub.conn.paused, "resumed once acknowledged");
-  assertEquals((await pub.drain("puback")).length, 4);
-  await h.close();
-});
+for (const v of [4, 5] as const) {
+  Deno.test(`v${v}: publisher with too many QoS 1 acknowledgements waiting for commits is paused, not disconnected`, async () => {
+    const h = new Harness({ ...defaultMqttBrokerOptions(), receiveMaximum: 4 });
+    const opts = { clean: false };
+    const s = await h.connected("p", 4, opts);
+    await s.subscribe("slow", 1);
+    // (the subscriber is persistent, so each PUBACK waits for the inbox)
+    s.disconnect();
+    await settle();
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => release = r);
+    const enqueue = h.inbox.enqueue.bind(h.inbox);
+    h.inbox.enqueue = async (items) => {
+      await gate;
+      return await enqueue(items);
+    };
+    const pub = await h.connected("pub", v);
+    for (let i = 0; i < 6; i++) pub.publish("slow", `m${i}`, { qos: 1 });
+    assert(pub.conn.paused, "paused at receiveMaximum pending acks");
+    assert(!pub.conn.ended);
+    release();
+    await settle();
+    assert(!pub.conn.paused, "resumed once acknowledged");
+    assertEquals((await pub.drain("puback")).length, 6);
+    await h.close();
+  });
+}
 
 Deno.test("v5: PUBREC with an error reason code ends the QoS 2 flow (no PUBREL)", async () => {
   const h = new Harness();

@@ -16,8 +16,10 @@ export interface MqttBrokerOptions {
   maxPacketBytes: number;
   /**
    * Server Receive Maximum: QoS 1/2 PUBLISHes a client may have unacknowledged
-   * (announced in v5 CONNACK). A v5 client exceeding it gets DISCONNECT 0x93;
-   * a v3 client is paused (no more reads) until acknowledgements catch up.
+   * (announced in v5 CONNACK). A v5 client holding more QoS 2 flows open (no
+   * PUBREL) gets DISCONNECT 0x93; a client with this many acknowledgements
+   * still waiting for inbox commits is paused (no more reads) until they
+   * catch up.
    * Default 64.
    */
   receiveMaximum: number;

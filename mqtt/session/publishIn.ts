@@ -107,10 +107,14 @@ export function handlePublish(s: Session, p: PublishPacket): void {
     s.ack(encodeAck(5, v, id), null); // duplicate of a message already routed
     return;
   }
-  if (qos > 0 && v === 5 && s.pendingAcks + (s.inboundQos2?.size ?? 0) >= o.receiveMaximum) {
+  // Receive Maximum. QoS 2 flows the client holds open (no PUBREL yet) are
+  // the client's doing: v5 gets DISCONNECT 0x93. QoS 1 acknowledgements that
+  // wait for our own inbox commits only pause reading (below), because common
+  // clients (MQTT.js) do not count them against the Receive Maximum.
+  if (qos === 2 && v === 5 && (s.inboundQos2?.size ?? 0) >= o.receiveMaximum) {
     throw new MqttProtocolError(
       ReasonCode.RECEIVE_MAXIMUM_EXCEEDED,
-      `more than receiveMaximum=${o.receiveMaximum} QoS 1/2 publications unacknowledged`,
+      `more than receiveMaximum=${o.receiveMaximum} QoS 2 publications without PUBREL`,
     );
   }
   if (!ctx.acl.checkPublish(s.aclContext, topic)) {
@@ -181,7 +185,7 @@ export function handlePublish(s: Session, p: PublishPacket): void {
       : () => encodeAck(type, v, id, v === 5 ? ackCode : 0);
   if (qos === 1) {
     s.ack(ackPacket(4), waitFor);
-    if (v !== 5 && s.pendingAcks >= o.receiveMaximum) s.pauseForAcks();
+    if (s.pendingAcks >= o.receiveMaximum) s.pauseForAcks();
     return;
   }
   (s.inboundQos2 ??= new Set()).add(id);
@@ -190,8 +194,8 @@ export function handlePublish(s: Session, p: PublishPacket): void {
     waitFor = waitFor === null ? stored : Promise.all([waitFor, stored]);
   }
   s.ack(ackPacket(5), waitFor);
-  // v3 has no Receive Maximum: stop reading until acknowledgements catch up.
-  if (v !== 5 && s.pendingAcks >= o.receiveMaximum) s.pauseForAcks();
+  // Too many acknowledgements waiting for commits: stop reading until they catch up.
+  if (s.pendingAcks >= o.receiveMaximum) s.pauseForAcks();
 }
 
 /** PUBREL: forget the QoS 2 packet id (durably for persistent sessions), then PUBCOMP. */
