@@ -111,7 +111,10 @@ export function handlePublish(s: Session, p: PublishPacket): void {
   // the client's doing: v5 gets DISCONNECT 0x93. QoS 1 acknowledgements that
   // wait for our own inbox commits only pause reading (below), because common
   // clients (MQTT.js) do not count them against the Receive Maximum.
-  if (qos === 2 && v === 5 && (s.inboundQos2?.size ?? 0) >= o.receiveMaximum) {
+  if (
+    qos === 2 && v === 5 &&
+    (s.inboundQos2?.size ?? 0) - s.qos2AwaitingCommit >= o.receiveMaximum
+  ) {
     throw new MqttProtocolError(
       ReasonCode.RECEIVE_MAXIMUM_EXCEEDED,
       `more than receiveMaximum=${o.receiveMaximum} QoS 2 publications without PUBREL`,
@@ -193,7 +196,13 @@ export function handlePublish(s: Session, p: PublishPacket): void {
     const stored = ctx.inbox.addIncomingQos2(s.clientKey, id);
     waitFor = waitFor === null ? stored : Promise.all([waitFor, stored]);
   }
-  s.ack(ackPacket(5), waitFor);
+  // Until its PUBREC is written, the flow counts as ours, not the client's (0x93 check above).
+  s.qos2AwaitingCommit++;
+  const pubrec = ackPacket(5);
+  s.ack(() => {
+    s.qos2AwaitingCommit--;
+    return typeof pubrec === "function" ? pubrec() : pubrec;
+  }, waitFor);
   // Too many acknowledgements waiting for commits: stop reading until they catch up.
   if (s.pendingAcks >= o.receiveMaximum) s.pauseForAcks();
 }

@@ -93,6 +93,8 @@ export class Session implements ConnectionEvents {
   aliasesIn: Map<number, string> | null = null;
   /** Incoming QoS 2 packet ids awaiting PUBREL. */
   inboundQos2: Set<number> | null = null;
+  /** Incoming QoS 2 flows whose PUBREC waits for our own commits. */
+  qos2AwaitingCommit = 0;
   /** QoS 1/2 PUBLISHes received whose acknowledgement has not been written. */
   pendingAcks = 0;
   ackChain: Promise<void> | null = null;
