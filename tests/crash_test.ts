@@ -106,6 +106,9 @@ Deno.test("kill -9 after PUBACK: persistent sessions, their queued QoS 1/2 messa
 Deno.test({
   name:
     "kill -9 in the middle of a publish stream: every message that got its PUBACK is delivered after restart",
+  // mosquitto acknowledges before its (timer-driven) save: it lost 1 of 301 acknowledged
+  // messages in a validation run, which shows this test can fail. edgemq must not.
+  ignore: IS_MOSQUITTO,
   fn: async () => {
     const b1 = await startBroker({ ws: false });
     let b2: BrokerHandle | undefined;
