@@ -200,6 +200,45 @@ function applyGroupWrite(s: MemGroupState, w: GroupWrite): void {
   }
 }
 
+/**
+ * Throws the RangeError `applyGroupWrite` would throw for `w` on `s`, without
+ * changing anything (tracks only the log bounds through the write).
+ */
+function validateGroupWrite(s: MemGroupState, w: GroupWrite): void {
+  let dummy = s.dummyIndex;
+  let last = s.dummyIndex + s.entries.length;
+  if (w.snapshot !== undefined) {
+    const meta = w.snapshot.metadata;
+    if (meta.index < dummy) {
+      throw new RangeError(
+        `group ${w.groupId}: snapshot at index ${meta.index} is older than the compacted log (first index ${
+          dummy + 1
+        })`,
+      );
+    }
+    const matches = meta.index <= last &&
+      (meta.index === dummy ? s.dummyTerm : s.entries[meta.index - dummy - 1].term) === meta.term;
+    if (!matches) last = meta.index;
+    dummy = meta.index;
+  }
+  if (w.entries !== undefined && w.entries.length > 0) {
+    assertContiguous(w.groupId, w.entries);
+    const first = w.entries[0].index;
+    if (first > last + 1) {
+      throw new RangeError(
+        `group ${w.groupId}: appending at index ${first} would leave a gap after last index ${last}`,
+      );
+    }
+    const end = w.entries[w.entries.length - 1].index;
+    if (end > dummy) last = end;
+  }
+  if (w.compactTo !== undefined && w.compactTo > dummy && w.compactTo > last) {
+    throw new RangeError(
+      `group ${w.groupId}: cannot compact to ${w.compactTo}, past last index ${last}`,
+    );
+  }
+}
+
 /** In-memory log store for many groups. Writes are atomic per batch. */
 export class MemoryLogStore implements LogStore {
   readonly #groups = new Map<GroupId, MemGroupState>();
@@ -241,7 +280,28 @@ export class MemoryLogStore implements LogStore {
 
   write(batch: LogWriteBatch): void {
     this.#assertOpen();
-    // Stage on copies so that a contract violation leaves the store unchanged.
+    const ids = new Set<GroupId>();
+    for (const w of batch) ids.add(w.groupId);
+    if (ids.size === batch.length) {
+      // Common case, one write per group: validate against the current state,
+      // then apply in place (no copy of the logs).
+      for (const w of batch) {
+        const cur = this.#groups.get(w.groupId);
+        validateGroupWrite(cur ?? newGroupState(), w);
+      }
+      for (const w of batch) {
+        let cur = this.#groups.get(w.groupId);
+        if (cur === undefined) {
+          cur = newGroupState();
+          this.#groups.set(w.groupId, cur);
+        }
+        applyGroupWrite(cur, w);
+      }
+      this.writeBatches++;
+      return;
+    }
+    // Several writes to one group: stage on copies so that a contract
+    // violation leaves the store unchanged.
     const staged = new Map<GroupId, MemGroupState>();
     for (const w of batch) {
       let s = staged.get(w.groupId);
