@@ -169,6 +169,23 @@ export function logStoreSuite(name: string, makeHarness: () => LogStoreHarness):
     strictEqual(s.group("a").lastIndex(), 2);
   });
 
+  run("several writes to one group in a batch apply in order, or not at all", (h) => {
+    const s = h.open();
+    s.write([
+      { groupId: "a", entries: entryRange(1, 3, 1) },
+      { groupId: "a", entries: entryRange(3, 4, 2), compactTo: 2 },
+      { groupId: "b", entries: entryRange(1, 1, 1) },
+    ]);
+    strictEqual(s.group("a").firstIndex(), 3);
+    deepStrictEqual([2, 3, 4].map((i) => s.group("a").term(i)), [1, 2, 2]);
+    throws(() =>
+      s.write([
+        { groupId: "a", entries: entryRange(5, 5, 2) },
+        { groupId: "a", entries: entryRange(7, 7, 2) }, // gap after 5
+      ]), RangeError);
+    strictEqual(s.group("a").lastIndex(), 4);
+  });
+
   run("hard state round-trips, including a null vote", (h) => {
     let s = h.open();
     s.write([{ groupId: "g", hardState: { term: 5, vote: "node-2", commit: 0 } }]);
