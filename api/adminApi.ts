@@ -7,7 +7,7 @@
  *
  * @module
  */
-import client from "prom-client";
+import type { Registry } from "prom-client";
 import type { Logger } from "../log/jsonLog.ts";
 import type { MqttBroker } from "../mqtt/mod.ts";
 import type { ClusterNode } from "../cluster/mod.ts";
@@ -31,8 +31,19 @@ function metricName(key: string): string {
     .toLowerCase();
 }
 
+/** The prom-client module. */
+export type PromClient = typeof import("prom-client");
+
+/**
+ * Loads prom-client. Called at the first scrape, not at start-up: evaluating
+ * it (and what it requires) costs about 25 ms before the first CONNACK.
+ */
+export async function loadPromClient(): Promise<PromClient> {
+  return await import("prom-client");
+}
+
 /** Builds the metrics registry; broker statistics are read at scrape time. */
-export function createMetricsRegistry(sources: AdminApiSources): client.Registry {
+export function createMetricsRegistry(sources: AdminApiSources, client: PromClient): Registry {
   const registry = new client.Registry();
   const sample = (): Record<string, number> => {
     const out: Record<string, number> = {};
@@ -77,7 +88,7 @@ export async function startAdminApi(
   sources: AdminApiSources,
   log: Logger,
 ): Promise<AdminApi> {
-  const registry = createMetricsRegistry(sources);
+  let registry: Promise<Registry> | null = null;
   const json = (status: number, body: unknown) =>
     new Response(JSON.stringify(body), {
       status,
@@ -94,10 +105,12 @@ export async function startAdminApi(
     switch (url.pathname) {
       case "/health":
         return json(200, { status: "ok", nodeId: sources.nodeId });
-      case "/metrics":
-        return new Response(await registry.metrics(), {
-          headers: { "content-type": registry.contentType },
-        });
+      case "/metrics": {
+        const r = await (registry ??= loadPromClient().then((c) =>
+          createMetricsRegistry(sources, c)
+        ));
+        return new Response(await r.metrics(), { headers: { "content-type": r.contentType } });
+      }
       case "/cluster/members":
         if (sources.cluster === null) return json(404, { error: "not clustered" });
         return json(200, sources.cluster.members());
