@@ -9,7 +9,7 @@
  */
 import { ConfigError, loadConfig } from "./config/mod.ts";
 import { createJsonLogger } from "./log/jsonLog.ts";
-import { runPasswdCommand } from "./mqtt/auth/mod.ts";
+import { readPasswordFromEnvOrStdin, runPasswdCommand } from "./mqtt/auth/mod.ts";
 import { startNode } from "./node.ts";
 
 const USAGE = `edgemq — an MQTT broker cluster in one binary
@@ -18,26 +18,17 @@ Usage:
   edgemq [--config FILE]        run a node; without --config, embedded defaults:
                                 MQTT/TCP 127.0.0.1:1883, MQTT/WS 127.0.0.1:8080/mqtt,
                                 anonymous clients (loopback only), data in ./data
-  edgemq passwd FILE USER       add or update USER in password FILE
-                                (password from $EDGEMQ_PASSWORD or stdin;
-                                 "TENANT/USER" puts the user in a tenant)
+  edgemq passwd [--tenant TENANT] [--iterations N] FILE USER
+                                add or update USER in password FILE (password from
+                                $EDGEMQ_PASSWORD, else prompted without echo / stdin;
+                                "TENANT/USER" also puts the user in a tenant)
+  edgemq passwd --delete FILE USER
+                                remove USER from FILE
   edgemq --help                 this text
 
 Configuration keys: docs/configuration.md. System variables (environment),
 e.g. inbox_store_range_voter_count=3, are listed there too.
 Logs are JSON lines on stdout. SIGTERM or SIGINT shuts down gracefully.`;
-
-async function readLine(): Promise<string> {
-  const buf = new Uint8Array(4096);
-  let text = "";
-  while (!text.includes("\n")) {
-    const n = await Deno.stdin.read(buf);
-    if (n === null) break;
-    text += new TextDecoder().decode(buf.subarray(0, n));
-    if (text.length > 65536) break;
-  }
-  return text.split("\n")[0].replace(/\r$/, "");
-}
 
 function parseArgs(args: string[]): { configPath: string | null } | { error: string } {
   let configPath: string | null = null;
@@ -64,7 +55,7 @@ async function main(args: string[]): Promise<number> {
   if (args[0] === "passwd") {
     const log = createJsonLogger();
     return await runPasswdCommand(args.slice(1), {
-      readPassword: async () => Deno.env.get("EDGEMQ_PASSWORD") ?? await readLine(),
+      readPassword: readPasswordFromEnvOrStdin,
       log,
     });
   }

@@ -160,6 +160,21 @@ export async function startNode(config: EdgemqConfig, log: Logger): Promise<Edge
     }
   };
   try {
+    // Checked before anything starts, so a bad tunable leaves no trace.
+    const clusterTunables = config.clusterConfig === null ? null : {
+      membership: clusterOverrides(
+        "clusterConfig.membership",
+        config.clusterConfig.membership,
+        defaultMembershipConfig(),
+        resolveMembershipConfig,
+      ),
+      transport: clusterOverrides(
+        "clusterConfig.transport",
+        config.clusterConfig.transport,
+        defaultTransportConfig(),
+        resolveTransportConfig,
+      ),
+    };
     const dataDir = config.stateStoreConfig.dataDir;
     await Deno.mkdir(dataDir, { recursive: true });
     const nodeId = config.clusterConfig !== null
@@ -238,18 +253,8 @@ export async function startNode(config: EdgemqConfig, log: Logger): Promise<Edge
         port: c.port,
         seedEndpoints: c.seedEndpoints,
         secret: c.secret,
-        membership: clusterOverrides(
-          "clusterConfig.membership",
-          c.membership,
-          defaultMembershipConfig(),
-          resolveMembershipConfig,
-        ),
-        transport: clusterOverrides(
-          "clusterConfig.transport",
-          c.transport,
-          defaultTransportConfig(),
-          resolveTransportConfig,
-        ),
+        membership: clusterTunables?.membership,
+        transport: clusterTunables?.transport,
         metadata: {
           mqttEndpoints: listeners.map((r) => `${r.kind}://${r.host}:${r.port}`),
           stores: ["dist", "inbox", "retain"],
@@ -259,11 +264,19 @@ export async function startNode(config: EdgemqConfig, log: Logger): Promise<Edge
       const joined = cluster;
       cleanups.push(() => joined.leave());
       warnOnSingleInboxVoter(joined, config.system.inbox_store_range_voter_count, nodeLog);
+      nodeLog.warn("cluster.stores_not_replicated", {
+        message:
+          "this version keeps the dist, inbox and retain stores node-local: membership is shared, but routes, sessions and retained messages are not replicated or routed between nodes yet; voter counts and balancers are validated but not applied",
+      });
     }
 
     let api: AdminApi | null = null;
     if (config.apiServerConfig.enable) {
-      api = await startAdminApi(config.apiServerConfig, { nodeId, broker, cluster }, nodeLog);
+      api = await startAdminApi(
+        config.apiServerConfig,
+        { nodeId, broker, listeners, cluster },
+        nodeLog,
+      );
       const running = api;
       cleanups.push(() => running.close());
       nodeLog.info("api.started", { host: api.host, port: api.port });

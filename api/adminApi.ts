@@ -11,11 +11,13 @@ import type { Registry } from "prom-client";
 import type { Logger } from "../log/jsonLog.ts";
 import type { MqttBroker } from "../mqtt/mod.ts";
 import type { ClusterNode } from "../cluster/mod.ts";
+import type { RunningListener } from "../mqtt/transport/mod.ts";
 
 /** What the API reports on. */
 export interface AdminApiSources {
   readonly nodeId: string;
   readonly broker: MqttBroker;
+  readonly listeners: readonly RunningListener[];
   readonly cluster: ClusterNode | null;
 }
 
@@ -26,9 +28,23 @@ export interface AdminApi {
   close(): Promise<void>;
 }
 
-function metricName(key: string): string {
-  return "edgemq_" + key.replace(/([a-z0-9])([A-Z])/g, "$1_$2").replace(/[^A-Za-z0-9_]/g, "_")
-    .toLowerCase();
+/** Broker statistics that go up and down; every other statistic only grows (a counter). */
+const BROKER_GAUGES: ReadonlySet<string> = new Set([
+  "connections",
+  "openConnections",
+  "pendingWills",
+]);
+
+function snakeCase(key: string): string {
+  return key.replace(/([a-z0-9])([A-Z])/g, "$1_$2").replace(/[^A-Za-z0-9_]/g, "_").toLowerCase();
+}
+
+function numericStats(stats: object): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(stats)) {
+    if (typeof v === "number" && Number.isFinite(v)) out[k] = v;
+  }
+  return out;
 }
 
 /** The prom-client module. */
@@ -42,28 +58,80 @@ export async function loadPromClient(): Promise<PromClient> {
   return await import("prom-client");
 }
 
-/** Builds the metrics registry; broker statistics are read at scrape time. */
+/**
+ * Builds the metrics registry. Values are read at scrape time: broker
+ * statistics (counters `edgemq_*_total`, gauges), per-listener transport
+ * statistics (labelled by listener), cluster members by state, and the
+ * process metrics of prom-client (CPU, memory, event-loop lag).
+ */
 export function createMetricsRegistry(sources: AdminApiSources, client: PromClient): Registry {
   const registry = new client.Registry();
-  const sample = (): Record<string, number> => {
-    const out: Record<string, number> = {};
-    for (const [k, v] of Object.entries(sources.broker.stats())) {
-      if (typeof v === "number" && Number.isFinite(v)) out[k] = v;
+  client.collectDefaultMetrics({ register: registry, prefix: "edgemq_" });
+  const brokerStats = () => numericStats(sources.broker.stats());
+  for (const key of Object.keys(brokerStats())) {
+    const help = `broker statistic ${key}`;
+    if (BROKER_GAUGES.has(key)) {
+      registry.registerMetric(
+        new client.Gauge({
+          name: `edgemq_${snakeCase(key)}`,
+          help,
+          registers: [],
+          collect() {
+            this.set(brokerStats()[key] ?? 0);
+          },
+        }),
+      );
+    } else {
+      registry.registerMetric(
+        new client.Counter({
+          name: `edgemq_${snakeCase(key)}_total`,
+          help,
+          registers: [],
+          collect() {
+            this.reset();
+            this.inc(brokerStats()[key] ?? 0);
+          },
+        }),
+      );
     }
-    return out;
-  };
-  for (const key of Object.keys(sample())) {
-    registry.registerMetric(
-      new client.Gauge({
-        name: metricName(key),
-        help: `broker statistic ${key}`,
-        registers: [],
-        collect() {
-          this.set(sample()[key] ?? 0);
-        },
-      }),
-    );
   }
+  const listenerLabel = (l: RunningListener) => ({ listener: `${l.kind}:${l.port}` });
+  registry.registerMetric(
+    new client.Gauge({
+      name: "edgemq_listener_open_connections",
+      help: "sockets admitted and still open, per listener",
+      labelNames: ["listener"],
+      registers: [],
+      collect() {
+        for (const l of sources.listeners) this.set(listenerLabel(l), l.stats().openConnections);
+      },
+    }),
+  );
+  registry.registerMetric(
+    new client.Counter({
+      name: "edgemq_listener_events_total",
+      help:
+        "per listener: accepted sockets, rejections by reason, frame errors by kind, handshake timeouts, slow consumers",
+      labelNames: ["listener", "event"],
+      registers: [],
+      collect() {
+        this.reset();
+        for (const l of sources.listeners) {
+          const st = l.stats();
+          const label = listenerLabel(l).listener;
+          this.inc({ listener: label, event: "accepted" }, st.accepted);
+          for (const [reason, n] of Object.entries(st.rejected)) {
+            this.inc({ listener: label, event: `rejected_${snakeCase(reason)}` }, n);
+          }
+          for (const [kind, n] of Object.entries(st.frameErrors)) {
+            this.inc({ listener: label, event: `frame_error_${snakeCase(kind)}` }, n);
+          }
+          this.inc({ listener: label, event: "handshake_timeout" }, st.handshakeTimeouts);
+          this.inc({ listener: label, event: "slow_consumer" }, st.slowConsumers);
+        }
+      },
+    }),
+  );
   if (sources.cluster !== null) {
     const cluster = sources.cluster;
     registry.registerMetric(
@@ -74,6 +142,7 @@ export function createMetricsRegistry(sources: AdminApiSources, client: PromClie
         registers: [],
         collect() {
           this.reset();
+          for (const state of ["alive", "suspect", "dead", "left"]) this.set({ state }, 0);
           for (const m of cluster.members()) this.inc({ state: m.state });
         },
       }),

@@ -356,6 +356,12 @@ export const edgemqSchema = section({
     enable: { kind: "bool", default: false, doc: "Run the HTTP admin API." },
     host: { kind: "string", default: "127.0.0.1", nonEmpty: true, doc: "Admin API address." },
     port: int(8091, 0, 65535, "Admin API port."),
+    allowRemote: {
+      kind: "bool",
+      default: false,
+      doc:
+        "The admin API has no authentication: a non-loopback host is refused unless this is true (then keep it behind a firewall or an authenticating proxy).",
+    },
   }, "HTTP admin API (health, metrics, status)."),
   log: section({
     level: {

@@ -91,6 +91,15 @@ function checkConsistency(file: FileConfig): void {
       );
     }
   }
+  const api = file.apiServerConfig;
+  if (api.enable && !api.allowRemote && !isLoopbackHost(api.host)) {
+    throw new ConfigError(
+      "apiServerConfig.host",
+      `admin API on non-loopback address ${
+        JSON.stringify(api.host)
+      } has no authentication: set apiServerConfig.allowRemote: true explicitly`,
+    );
+  }
   for (const [i, rule] of m.acl.entries()) {
     if (rule.topic.includes("#") && !/(^|\/)#$/.test(rule.topic)) {
       throw new ConfigError(
@@ -106,7 +115,7 @@ export function configFromValues(
   fileValue: unknown,
   env: Record<string, string | undefined>,
 ): EdgemqConfig {
-  const file = validate(edgemqSchema, fileValue ?? {}, "config");
+  const file = validate(edgemqSchema, fileValue ?? {}, "");
   checkConsistency(file);
   return { ...file, system: readSystemVariables(env) };
 }

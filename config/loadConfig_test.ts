@@ -27,7 +27,7 @@ Deno.test("a bad value names the key and the value", () => {
     () => configFromValues({ mqttServiceConfig: { tcpListener: { port: -1 } } }, {}),
     ConfigError,
   );
-  assertEquals(e.key, "config.mqttServiceConfig.tcpListener.port");
+  assertEquals(e.key, "mqttServiceConfig.tcpListener.port");
   assertEquals(e.message.includes("-1"), true);
   const e2 = assertThrows(
     () => configFromValues({ mqttServiceConfig: { maxKeepAliveSeconds: "x" } }, {}),
@@ -35,7 +35,7 @@ Deno.test("a bad value names the key and the value", () => {
   );
   assertEquals(
     e2.message,
-    'config.mqttServiceConfig.maxKeepAliveSeconds: expected an integer, got "x"',
+    'mqttServiceConfig.maxKeepAliveSeconds: expected an integer, got "x"',
   );
 });
 
@@ -44,7 +44,7 @@ Deno.test("an unknown key is rejected rather than ignored", () => {
     () => configFromValues({ mqttServiceConfig: { tcpListner: {} } }, {}),
     ConfigError,
   );
-  assertEquals(e.key, "config.mqttServiceConfig.tcpListner");
+  assertEquals(e.key, "mqttServiceConfig.tcpListner");
 });
 
 Deno.test("a non-loopback listener without authentication refuses to start", () => {
@@ -169,4 +169,13 @@ Deno.test("cluster tunables are a mapping of names to non-negative integers", ()
     ConfigError,
     "clusterConfig.membership.probeIntervalMs",
   );
+});
+
+Deno.test("the admin API refuses a non-loopback address unless allowRemote is set", () => {
+  assertThrows(
+    () => configFromValues({ apiServerConfig: { enable: true, host: "0.0.0.0" } }, {}),
+    ConfigError,
+    "apiServerConfig.host",
+  );
+  configFromValues({ apiServerConfig: { enable: true, host: "0.0.0.0", allowRemote: true } }, {});
 });

@@ -221,16 +221,19 @@ function validateAny(spec: Spec, raw: unknown, key: string): unknown {
         if (spec.kind === "optObject") return null;
         raw = {};
       }
-      if (!isRecord(raw)) throw new ConfigError(key, `expected a mapping, got ${show(raw)}`);
+      if (!isRecord(raw)) {
+        throw new ConfigError(key === "" ? "config" : key, `expected a mapping, got ${show(raw)}`);
+      }
       const known = Object.keys(spec.fields);
+      const sub = (k: string) => key === "" ? k : `${key}.${k}`;
       for (const k of Object.keys(raw)) {
         if (!known.includes(k)) {
-          throw new ConfigError(`${key}.${k}`, `unknown key (known keys: ${known.join(", ")})`);
+          throw new ConfigError(sub(k), `unknown key (known keys: ${known.join(", ")})`);
         }
       }
       const out: Record<string, unknown> = {};
       for (const [k, fieldSpec] of Object.entries(spec.fields)) {
-        out[k] = validateAny(fieldSpec, raw[k], `${key}.${k}`);
+        out[k] = validateAny(fieldSpec, raw[k], sub(k));
       }
       return out;
     }
