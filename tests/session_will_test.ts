@@ -38,8 +38,10 @@ Deno.test("wills, keep-alive and sessions", async (t) => {
   };
   const subscriber = async (v: 4 | 5, filter: string) => {
     const s = await client(v);
+    // listen before subscribing: a retained message can arrive in the same read as SUBACK
+    const inbox = new Inbox(s);
     await s.subscribeAsync(filter, { qos: 1 });
-    return new Inbox(s);
+    return inbox;
   };
   try {
     for (const v of VERSIONS) {
