@@ -26,6 +26,12 @@ export interface SimParams {
   transferPerTick: number;
   snapshotPerTick: number;
   opTimeoutTicks: number;
+  /**
+   * Probability that a replica misses a tick (its clock runs slow) during the
+   * safety phase: clock drift between replicas, which leader leases must
+   * tolerate within bounds.
+   */
+  tickSkipRate: number;
 }
 
 export function chooseParams(rng: Rng): SimParams {
@@ -61,5 +67,6 @@ export function chooseParams(rng: Rng): SimParams {
     transferPerTick: rng.pick([0, 0.003, 0.01]),
     snapshotPerTick: rng.pick([0, 0.01, 0.05]),
     opTimeoutTicks: 60,
+    tickSkipRate: rng.pick([0, 0, 0.05, 0.2]),
   };
 }

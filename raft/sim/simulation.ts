@@ -638,7 +638,13 @@ class Simulation {
     if (this.clientsOn) {
       this.workload.issue(this.now, this.live(), (id) => this.replicas.get(id));
     }
-    for (const r of this.live()) r.raw!.tick();
+    for (const r of this.live()) {
+      // Clock drift: a replica may miss a tick during the safety phase.
+      if (
+        this.faultsOn && this.params.tickSkipRate > 0 && this.rng.chance(this.params.tickSkipRate)
+      ) continue;
+      r.raw!.tick();
+    }
     for (const r of this.live()) this.#drain(r);
     for (const m of this.net.due(this.now)) {
       const r = this.replicas.get(m.to);
