@@ -388,6 +388,25 @@ Deno.test("MQTT.js pub/sub over TCP and WebSocket", async (t) => {
 
     // MQTT 5 §3.3.1.3: retained messages go to new *non-shared* subscriptions only;
     // mosquitto 2.0.11 sends them to shared ones too.
+    await t.step("v5: a retained message is delivered with its remaining expiry", async () => {
+      const topic = `retexp2/${uniqueId()}`;
+      const pub = await client(5);
+      await pub.publishAsync(topic, "aging", {
+        qos: 1,
+        retain: true,
+        properties: { messageExpiryInterval: 60 },
+      });
+      await new Promise((r) => setTimeout(r, 2100));
+      const s = await client(5);
+      const inbox = new Inbox(s);
+      await s.subscribeAsync(topic, { qos: 1 });
+      const left = (await inbox.next()).packet.properties?.messageExpiryInterval;
+      assert(typeof left === "number" && left <= 58 && left > 0, `remaining expiry ${left}`);
+      await pub.publishAsync(topic, "", { qos: 1, retain: true });
+      await closeClient(s);
+      await closeClient(pub);
+    });
+
     await edgemqStep(
       t,
       "v5: a new shared subscription does not receive retained messages",

@@ -462,6 +462,35 @@ Deno.test("wills, keep-alive and sessions", async (t) => {
       },
     );
 
+    await t.step(
+      "v5: a client asking for keep-alive 0 (none) gets the server's maximum in CONNACK",
+      async () => {
+        const { client: r, connack } = await raw({
+          clientId: uniqueId("mk0"),
+          protocolVersion: 5,
+          keepalive: 0,
+        });
+        assertEquals(connack.reasonCode, 0);
+        assertEquals(connack.properties?.serverKeepAlive, 30);
+        r.close();
+      },
+    );
+
+    await t.step(
+      "v5: a client within the maximum keeps its keep-alive (no serverKeepAlive)",
+      async () => {
+        const { client: r, connack } = await raw({
+          clientId: uniqueId("mk1"),
+          protocolVersion: 5,
+          keepalive: 10,
+        });
+        assertEquals(connack.reasonCode, 0);
+        const ska = connack.properties?.serverKeepAlive;
+        assert(ska === undefined || ska === 10, `serverKeepAlive ${ska}`);
+        r.close();
+      },
+    );
+
     await t.step("v5: an empty client id gets an assigned client identifier", async () => {
       const { client: r, connack } = await raw({ clientId: "", protocolVersion: 5, clean: true });
       assertEquals(connack.reasonCode, 0);
