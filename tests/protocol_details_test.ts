@@ -142,6 +142,76 @@ Deno.test("protocol details", async (t) => {
     }
 
     await t.step(
+      "300 retained messages reach a '#' subscriber whose receive maximum is 5, all of them once",
+      async () => {
+        const base = `manyret/${uniqueId()}`;
+        const pub = await client(5);
+        for (let i = 0; i < 300; i += 50) {
+          await Promise.all(
+            Array.from(
+              { length: 50 },
+              (_, j) => pub.publishAsync(`${base}/${i + j}`, `r${i + j}`, { qos: 1, retain: true }),
+            ),
+          );
+        }
+        for (const v of [4, 5] as const) {
+          const s = await client(v, v === 5 ? { properties: { receiveMaximum: 5 } } : {});
+          const inbox = new Inbox(s);
+          await s.subscribeAsync(`${base}/#`, { qos: 1 });
+          await inbox.waitCount(300, 10_000);
+          await inbox.expectNone(300);
+          assertEquals(new Set(inbox.messages.map((m) => m.payload)).size, 300);
+          await closeClient(s);
+        }
+        for (let i = 0; i < 300; i += 50) {
+          await Promise.all(
+            Array.from(
+              { length: 50 },
+              (_, j) => pub.publishAsync(`${base}/${i + j}`, "", { qos: 1, retain: true }),
+            ),
+          );
+        }
+        await closeClient(pub);
+      },
+    );
+
+    await t.step(
+      "a 500-message offline queue drains in order through a receive maximum of 3",
+      async () => {
+        const id = uniqueId("drain");
+        const topic = `drain/${id}`;
+        const props = { properties: { sessionExpiryInterval: 60, receiveMaximum: 3 } };
+        const s1 = await client(5, { clientId: id, clean: false, ...props });
+        await s1.subscribeAsync(topic, { qos: 1 });
+        await closeClient(s1);
+        const pub = await client(4);
+        for (let i = 0; i < 500; i += 50) {
+          await Promise.all(
+            Array.from(
+              { length: 50 },
+              (_, j) => pub.publishAsync(topic, String(i + j), { qos: 1 }),
+            ),
+          );
+        }
+        const s2 = await client(5, { clientId: id, clean: false, ...props });
+        const inbox = inboxOf(s2);
+        await inbox.waitCount(500, 15_000);
+        await inbox.expectNone(300);
+        const got = inbox.messages.map((m) => Number(m.payload));
+        assertEquals(
+          got,
+          [...got].sort((a, b) => a - b),
+          "queue order",
+        );
+        assertEquals(new Set(got).size, 500);
+        await closeClient(pub);
+        await closeClient(s2);
+        const end = await client(5, { clientId: id, clean: true });
+        await closeClient(end);
+      },
+    );
+
+    await t.step(
       "v5: topic aliases do not survive a reconnect (alias-only PUBLISH is a protocol error)",
       async () => {
         const id = uniqueId("tar");
