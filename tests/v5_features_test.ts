@@ -274,6 +274,43 @@ Deno.test("MQTT 5 features", async (t) => {
     );
 
     await t.step(
+      "retained and queued messages also respect the client's maximum packet size",
+      async () => {
+        const base = `mpsr/${uniqueId()}`;
+        const pub = await client();
+        await pub.publishAsync(`${base}/big`, "x".repeat(1000), { qos: 1, retain: true });
+        await pub.publishAsync(`${base}/small`, "small", { qos: 1, retain: true });
+        const id = uniqueId("mpsq");
+        const { client: r } = await raw({
+          clientId: id,
+          clean: false,
+          properties: { maximumPacketSize: 300, sessionExpiryInterval: 60 },
+        });
+        await rawSubscribe(r, `${base}/#`, 1);
+        const retained = await drainPublishes(r, 600);
+        assertEquals(retained.map((p) => String(p.payload)), ["small"]);
+        for (const p of retained) r.sendPacket({ cmd: "puback", messageId: p.messageId });
+        await sleep(100);
+        r.close();
+        await pub.publishAsync(`${base}/q`, "y".repeat(1000), { qos: 1 });
+        await pub.publishAsync(`${base}/q`, "fits", { qos: 1 });
+        const again = await raw({
+          clientId: id,
+          clean: false,
+          properties: { maximumPacketSize: 300, sessionExpiryInterval: 0 },
+        });
+        const queued = await drainPublishes(again.client, 600);
+        assertEquals(queued.map((p) => String(p.payload)), ["fits"]);
+        for (const p of queued) again.client.sendPacket({ cmd: "puback", messageId: p.messageId });
+        assert(!again.client.closed, "client stays connected");
+        again.client.close();
+        await pub.publishAsync(`${base}/big`, "", { qos: 1, retain: true });
+        await pub.publishAsync(`${base}/small`, "", { qos: 1, retain: true });
+        await closeClient(pub);
+      },
+    );
+
+    await t.step(
       "a PUBLISH larger than the broker's maximum packet size gets DISCONNECT 0x95",
       async () => {
         const { client: r } = await raw({ clientId: uniqueId("big") });
