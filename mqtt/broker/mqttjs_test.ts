@@ -6,7 +6,10 @@ import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/stric
 import mqtt from "mqtt";
 import { startListener } from "../transport/listener.ts";
 import { defaultTransportLimits } from "../transport/types.ts";
-import { Harness } from "./testHarness.ts";
+import { Harness, testAcl, testAuthenticator } from "./testHarness.ts";
+import { defaultLocalStoresConfig, openLocalStores } from "../../stores/mod.ts";
+import { createMqttBroker } from "./broker.ts";
+import { defaultMqttBrokerOptions } from "./options.ts";
 import { silentLogger } from "../../log/jsonLog.ts";
 
 async function withBroker(fn: (url: string, h: Harness) => Promise<void>): Promise<void> {
@@ -96,4 +99,66 @@ Deno.test("MQTT.js v5: persistent session survives reconnect with queued QoS 1",
     assert(b.connected);
     await b.endAsync();
   });
+});
+
+// MQTT.js does not hold back publishes for the server's Receive Maximum. QoS 1 acks
+// that wait for inbox commits pause reading instead of DISCONNECT 0x93; QoS 2 flows
+// the client holds open beyond the Receive Maximum are a protocol error (Paho's
+// flow-control test expects 0x93), so the QoS 2 part stays within it.
+Deno.test("MQTT.js v5: a burst of 300 QoS 1 (+30 QoS 2) publishes to a persistent subscriber (SQLite) is delivered without disconnect", async () => {
+  const dir = await Deno.makeTempDir();
+  const stores = await openLocalStores(dir, defaultLocalStoresConfig());
+  const broker = createMqttBroker(defaultMqttBrokerOptions(), {
+    nodeId: "n1",
+    dist: stores.dist,
+    inbox: stores.inbox,
+    retain: stores.retain,
+    sessions: stores.sessions,
+    authenticator: testAuthenticator,
+    acl: testAcl,
+    log: silentLogger,
+  });
+  const l = await startListener(
+    "tcp",
+    { enable: true, host: "127.0.0.1", port: 0 },
+    defaultTransportLimits(),
+    broker.handler,
+    silentLogger,
+  );
+  try {
+    const url = `mqtt://127.0.0.1:${l.port}`;
+    const sub = await connect(url, {
+      protocolVersion: 5,
+      clientId: "burst-sub",
+      clean: false,
+      properties: { sessionExpiryInterval: 60 },
+    });
+    await sub.subscribeAsync("burst/#", { qos: 2 });
+    let received = 0;
+    const all = new Promise<void>((resolve) => {
+      sub.on("message", () => {
+        if (++received === 330) resolve();
+      });
+    });
+    const pub = await connect(url, { protocolVersion: 5, clientId: "burst-pub" });
+    let closed = false;
+    pub.on("close", () => closed = true);
+    await Promise.all([
+      ...Array.from({ length: 300 }, (_, i) => pub.publishAsync(`burst/${i}`, `m${i}`, { qos: 1 })),
+      ...Array.from(
+        { length: 30 },
+        (_, i) => pub.publishAsync(`burst/q2/${i}`, `m${i}`, { qos: 2 }),
+      ),
+    ]);
+    await all;
+    assert(!closed, "publisher must not be disconnected");
+    assertEquals(received, 330);
+    await pub.endAsync();
+    await sub.endAsync();
+  } finally {
+    await broker.close();
+    await l.close();
+    await stores.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
