@@ -1,6 +1,7 @@
 /**
  * End to end: exactly-once QoS 2 delivery to a persistent subscriber whose
- * connection is cut over and over while several publishers send.
+ * connection is cut, or taken over by a new one, over and over while several
+ * publishers send; and concurrent connects with one client id.
  */
 
 import mqtt from "mqtt";
@@ -26,7 +27,7 @@ const PUBLISHERS = 4;
 const PER_PUBLISHER = 100;
 
 for (const v of [4, 5] as const) {
-  Deno.test(`v${v === 4 ? "3.1.1" : "5"}: QoS 2 is exactly once to a persistent subscriber whose connection keeps dropping`, async () => {
+  Deno.test(`v${v === 4 ? "3.1.1" : "5"}: QoS 2 is exactly once to a persistent subscriber whose connection keeps dropping or being taken over`, async () => {
     const b = await startBroker({ ws: false });
     const clients: MqttClient[] = [];
     try {
@@ -67,7 +68,7 @@ for (const v of [4, 5] as const) {
       const sending = Promise.all(pubs.map(async (p, j) => {
         for (let i = 0; i < PER_PUBLISHER; i++) {
           await p.publishAsync(topic, `p${j}-${i}`, { qos: 2 });
-          if (i % 10 === 0) await sleep(5);
+          if (i % 5 === 0) await sleep(10);
         }
       })).finally(() => publishing = false);
 
@@ -75,8 +76,10 @@ for (const v of [4, 5] as const) {
       let cuts = 0;
       while (publishing && cuts < 40) {
         await sleep(100);
-        current.stream.destroy(); // cut without DISCONNECT, mid-flight
-        current.end(true);
+        if (cuts % 2 === 0) {
+          current.stream.destroy(); // cut without DISCONNECT, mid-flight
+          current.end(true);
+        } // else: leave it open; the next connection takes the session over
         cuts++;
         current = await attach();
       }
@@ -110,3 +113,29 @@ for (const v of [4, 5] as const) {
     }
   });
 }
+
+Deno.test("20 simultaneous connections with one client id leave exactly one connected", async () => {
+  const b = await startBroker({ ws: false });
+  const clients: MqttClient[] = [];
+  try {
+    for (const v of [4, 5] as const) {
+      const id = uniqueId("race");
+      const results = await Promise.allSettled(
+        Array.from({ length: 20 }, () => connectClient(b, { protocolVersion: v, clientId: id })),
+      );
+      for (const r of results) if (r.status === "fulfilled") clients.push(r.value);
+      await sleep(1000);
+      const alive = clients.filter((c) => c.connected && c.options.clientId === id);
+      assertEquals(alive.length, 1, `v${v}: connections still up with client id ${id}`);
+      const survivor = alive[0];
+      const topic = `race/${id}`;
+      await survivor.subscribeAsync(topic, { qos: 1 });
+      await survivor.publishAsync(topic, "works", { qos: 1 });
+      assertEquals((await inboxOf(survivor).waitFor((m) => m.payload === "works")).topic, topic);
+      await closeClient(survivor);
+    }
+  } finally {
+    for (const c of clients) c.end(true);
+    await b.stop();
+  }
+});
