@@ -106,13 +106,17 @@ export async function handleConnect(s: Session, p: ConnectPacket): Promise<void>
   const expiry = Math.min(requestedExpiry, o.maxSessionExpirySeconds);
   s.sessionExpirySeconds = expiry;
 
+  const conn = s.conn;
   const auth = await ctx.authenticator.authenticate({
     username: p.username,
     password: p.password,
     clientId,
-    listener: s.conn.listener,
-    remoteAddress: s.conn.remoteAddress,
-    clientCertificate: s.conn.clientCertificate,
+    listener: conn.listener,
+    // read only if an authenticator uses it (asking the OS costs a system call)
+    get remoteAddress(): string {
+      return conn.remoteAddress;
+    },
+    clientCertificate: conn.clientCertificate,
   });
   if (s.isClosed()) return;
   if (!auth.ok) {
@@ -142,7 +146,9 @@ export async function handleConnect(s: Session, p: ConnectPacket): Promise<void>
     if (p.cleanStart) ctx.publishWill(pending.will, pending.acl, pending.receiverId);
   }
 
-  let existing = await ctx.inbox.get(s.clientKey);
+  // Read at once when the store can (a clean session's CONNECT then skips a store turn).
+  let existing = ctx.inbox.getNow?.(s.clientKey);
+  if (existing === undefined) existing = await ctx.inbox.get(s.clientKey);
   if (s.isClosed()) return undoConnect(s, false);
   if (existing !== null && existing.expiresAtMs !== null && existing.expiresAtMs <= ctx.nowMs()) {
     // Expired but not yet swept: the old session ended; do not resume it.

@@ -125,19 +125,29 @@ export async function handleSubscribe(s: Session, p: SubscribePacket): Promise<v
       options: g.options,
       incarnation: s.incarnation,
     }));
-    const work: Promise<unknown>[] = [];
-    if (s.persistent) {
-      work.push(ctx.inbox.putSubscriptions(
-        s.clientKey,
-        s.incarnation,
-        granted.map((g) => ({ filter: g.full, options: g.options })),
-      ));
-    }
-    try {
-      await Promise.all(work);
-      await ctx.dist.addRoutes(routes);
-    } catch (err) {
-      if (!(err instanceof InboxLimitError)) throw err;
+    // Both writes in parallel (one commit latency, not two).
+    const [put, added] = await Promise.allSettled([
+      s.persistent
+        ? ctx.inbox.putSubscriptions(
+          s.clientKey,
+          s.incarnation,
+          granted.map((g) => ({ filter: g.full, options: g.options })),
+        )
+        : Promise.resolve(),
+      ctx.dist.addRoutes(routes),
+    ]);
+    if (added.status === "rejected") throw added.reason;
+    if (put.status === "rejected") {
+      if (!(put.reason instanceof InboxLimitError)) throw put.reason;
+      // Undo the routes: new ones removed, replaced ones restored.
+      const fresh = granted.filter((g) => !g.existed);
+      await ctx.dist.removeRoutes(s.routeRemovals(fresh.map((g) => g.full)));
+      const restore: Route[] = [];
+      for (const g of granted) {
+        const old = g.existed ? subs.get(g.full) : undefined;
+        if (old !== undefined) restore.push({ ...routes[granted.indexOf(g)], options: old });
+      }
+      if (restore.length > 0) await ctx.dist.addRoutes(restore);
       for (const g of granted) codes[g.index] = v5 ? ReasonCode.QUOTA_EXCEEDED : 0x80;
       granted.length = 0;
     }

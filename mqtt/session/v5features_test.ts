@@ -336,3 +336,13 @@ Deno.test("v5: CONNACK says which features are unavailable", async () => {
   assertEquals(ack.properties?.sharedSubscriptionAvailable, false);
   await h.close();
 });
+
+Deno.test("v5: the inbox's subscription limit gives SUBACK 0x97 and leaves no route behind", async () => {
+  const h = new Harness(); // inbox maxSubscriptions: 100
+  const c = await h.connected("c", 5, { clean: false, properties: { sessionExpiryInterval: 60 } });
+  const filters = Array.from({ length: 100 }, (_, i) => ({ topic: `f/${i}`, qos: 0 as const }));
+  assertEquals((await c.subscribe(filters)).granted.filter((g) => g === 0).length, 100);
+  assertEquals((await c.subscribe("f/extra", 1)).granted, [0x97]);
+  assertEquals(h.dist.routeCount(), 100);
+  await h.close();
+});
