@@ -97,6 +97,17 @@ function printTraceTail(seed: number, args: Args, violation: string): void {
   );
 }
 
+/** The flags besides the seed that a replay needs to run the same simulation. */
+function replayFlags(args: ReturnType<typeof parseArgs>): string {
+  let out = "";
+  if (args.ticks !== undefined) out += ` --ticks ${args.ticks}`;
+  if (args.bootstrapIndex !== 1) out += ` --bootstrap-index ${args.bootstrapIndex}`;
+  if (args.bugs.ackBeforeCommit) out += " --bug ack-before-commit";
+  if (args.bugs.sendBeforeSync) out += " --bug send-before-sync";
+  if (args.sqliteMirror) out += " --sqlite-mirror";
+  return out;
+}
+
 /** Runs the CLI; returns the exit code. */
 export function main(argv: readonly string[]): number {
   const args = parseArgs(argv);
@@ -135,7 +146,7 @@ export function main(argv: readonly string[]): number {
       violations++;
       console.log(`seed ${seed}: VIOLATION ${r.violation}`);
       if (!args.trace) printTraceTail(seed, args, r.violation);
-      console.log(`  replay: deno task sim --seed ${seed} --trace`);
+      console.log(`  replay: deno task sim --seed ${seed} --trace${replayFlags(args)}`);
     } else if (args.trace || (!args.quiet && args.seeds <= 20)) {
       console.log(`seed ${seed}: ok ${JSON.stringify(r.stats)}`);
     }
