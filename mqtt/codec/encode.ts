@@ -41,8 +41,8 @@ export function encodeConnack(
   code: number,
   properties: Properties | null,
 ): Uint8Array {
+  if (version !== 5) return new Uint8Array([0x20, 2, sessionPresent ? 1 : 0, code]);
   const head = [sessionPresent ? 1 : 0, code];
-  if (version !== 5) return frame(0x20, new Uint8Array(head));
   return frame(0x20, withProps(head, encodeProperties(properties), null));
 }
 
