@@ -75,6 +75,11 @@ function brokerOptions(config: EdgemqConfig): MqttBrokerOptions {
     maxKeepAliveSeconds: m.maxKeepAliveSeconds,
     maxSessionExpirySeconds: l.maxSessionExpirySeconds,
     topicAliasMaximum: l.topicAliasMaximum,
+    maxRetainedPerSubscribe: l.maxRetainedPerSubscribe,
+    maxWillDelaySeconds: l.maxWillDelaySeconds,
+    slowSubscriberMs: l.slowSubscriberMs,
+    qos0DropBufferedBytes: l.qos0DropBufferedBytes,
+    v5SubscribeDeniedReasonCode: m.v5SubscribeDeniedReasonCode === "0x80" ? 0x80 : 0x87,
   };
 }
 

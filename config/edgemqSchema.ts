@@ -216,6 +216,13 @@ export const edgemqSchema = section({
       maxItems: 10000,
       doc: "Access rules for publish, subscribe and delivery; first match wins.",
     },
+    v5SubscribeDeniedReasonCode: {
+      kind: "enum",
+      values: ["0x87", "0x80"],
+      default: "0x87",
+      doc:
+        "SUBACK reason code for a v5 subscription the ACL denies: 0x87 Not authorized, or 0x80 Unspecified error (what some interoperability suites expect). v3 clients always get 0x80.",
+    } as EnumSpec<"0x87" | "0x80">,
     aclDefault: {
       kind: "enum",
       values: ["allow", "deny"],
@@ -314,6 +321,18 @@ export const edgemqSchema = section({
         U32,
         "Cap on session expiry (v5 interval; v3 persistent sessions never expire unless capped). 4294967295 = never.",
       ),
+      maxRetainedPerSubscribe: int(
+        1000,
+        1,
+        10000000,
+        "Retained messages sent for one subscribed filter; the rest are not sent.",
+      ),
+      maxWillDelaySeconds: int(
+        86400,
+        0,
+        4294967295,
+        "Cap on a v5 will delay interval; larger values are reduced to it.",
+      ),
       maxRetainedMessagesPerTenant: int(
         100000,
         1,
@@ -324,7 +343,19 @@ export const edgemqSchema = section({
         65536,
         1024,
         67108864,
-        "Bytes buffered for a slow client before QoS 0 messages to it are dropped and QoS 1/2 wait in its queue.",
+        "Bytes buffered for a client before it counts as congested: the publishers sending to it stop being read until it drains (backpressure).",
+      ),
+      slowSubscriberMs: int(
+        2000,
+        1,
+        600000,
+        "A subscriber congested for longer than this is slow: its publishers are read again and QoS 0 messages to it are dropped (counted) until it drains; QoS 1/2 wait in its queue.",
+      ),
+      qos0DropBufferedBytes: int(
+        1048576,
+        1024,
+        1073741824,
+        "QoS 0 messages to a client with more unsent bytes than this are dropped (counted) even before it counts as slow. Keep it below maxWriteBufferBytes.",
       ),
       maxWriteBufferBytes: int(
         8388608,

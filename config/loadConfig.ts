@@ -91,6 +91,12 @@ function checkConsistency(file: FileConfig): void {
       );
     }
   }
+  if (m.limits.qos0DropBufferedBytes >= m.limits.maxWriteBufferBytes) {
+    throw new ConfigError(
+      "mqttServiceConfig.limits.qos0DropBufferedBytes",
+      `${m.limits.qos0DropBufferedBytes} must be below maxWriteBufferBytes (${m.limits.maxWriteBufferBytes})`,
+    );
+  }
   const api = file.apiServerConfig;
   if (api.enable && !api.allowRemote && !isLoopbackHost(api.host)) {
     throw new ConfigError(
