@@ -204,6 +204,21 @@ export class InboxStateMachine {
     return m;
   }
 
+  /**
+   * What the "get" command returns, read outside a batch (the caller makes
+   * sure nothing is queued). An absent inbox is not cached: a clean session's
+   * CONNECT asks once per client id, and remembering every miss would cost
+   * memory per connection.
+   */
+  peek(key: Key): InboxMeta | null {
+    const hit = this.#cache.get(keyString(key));
+    if (hit === undefined && this.#s.metaGet.get(key.tenant, key.clientId) === undefined) {
+      return null;
+    }
+    const m = hit !== undefined ? hit : this.#meta(key);
+    return m === null ? null : this.#fullMeta(key, m);
+  }
+
   #remember(ks: string, m: CachedMeta | null): void {
     this.#cache.delete(ks);
     if (this.#cache.size >= this.#maxCached) {

@@ -125,6 +125,12 @@ export interface InboxStore {
     nowMs: number,
   ): Promise<void>;
   get(key: ClientKey): Promise<InboxMeta | null>;
+  /**
+   * What `get(key)` would resolve with, when the store can answer without
+   * waiting (no earlier call still queued); otherwise undefined (use `get`).
+   * Optional: a store without it is always asked through `get`.
+   */
+  getNow?(key: ClientKey): InboxMeta | null | undefined;
   /** Deletes the inbox (if `incarnation` is given, only that incarnation). Returns whether it existed. */
   delete(key: ClientKey, incarnation?: number): Promise<boolean>;
   /** Inboxes whose expiry has passed, at most `limit`. */

@@ -141,6 +141,15 @@ export class SqliteInboxStore implements InboxStore {
     });
   }
 
+  /**
+   * The inbox meta of `key` read at once when no call is queued (every earlier
+   * call is applied and committed, as `get` would see it); else undefined.
+   */
+  getNow(key: ClientKey): InboxMeta | null | undefined {
+    if (this.#closed || this.#writer.pendingCount > 0) return undefined;
+    return withCorruptionCheck(this.#opened.path, () => this.#sm.peek(key));
+  }
+
   /** The inbox meta of `key`, or null. */
   async get(key: ClientKey): Promise<InboxMeta | null> {
     return expect(await this.#writer.submit({ op: "get", ...k(key) }), "meta").meta;

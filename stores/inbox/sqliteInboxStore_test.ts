@@ -94,6 +94,21 @@ Deno.test("SqliteInboxStore: one turn of calls is one transaction", async () => 
   await rejects(s.get(K), StoreClosedError);
 });
 
+Deno.test("SqliteInboxStore: getNow answers as get when nothing is queued", async () => {
+  const s = new SqliteInboxStore(":memory:", SUITE_LIMITS);
+  try {
+    strictEqual(s.getNow(K), null);
+    const attached = s.attach(K, { cleanStart: false, sessionExpirySeconds: 9, nowMs: 0 });
+    strictEqual(s.getNow(K), undefined); // the attach is still queued
+    const { meta } = await attached;
+    strictEqual(s.getNow(K)?.incarnation, meta.incarnation);
+    strictEqual(s.getNow(K)?.queuedCount, (await s.get(K))?.queuedCount);
+  } finally {
+    await s.close();
+  }
+  strictEqual(s.getNow(K), undefined);
+});
+
 Deno.test("SqliteInboxStore: a limit error in a batch leaves the other calls intact", async () => {
   const s = new SqliteInboxStore(":memory:", SUITE_LIMITS);
   try {
