@@ -247,7 +247,6 @@ export class Outbound {
 
   private complete(packetId: number, e: InflightEntry): void {
     this.inflight.delete(packetId);
-    const s = this.s;
     if (this.persistent) {
       this.removeFromInbox(e.seq);
     }
