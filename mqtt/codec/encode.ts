@@ -34,6 +34,12 @@ function withProps(head: number[], props: Uint8Array | null, tail: Uint8Array | 
 /** PINGRESP. */
 export const PINGRESP: Uint8Array = new Uint8Array([0xd0, 0x00]);
 
+/** v3 CONNACK accepted, without and with session present (shared, never written to). */
+const CONNACK_V3_ACCEPTED: readonly Uint8Array[] = [
+  Uint8Array.of(0x20, 2, 0, 0),
+  Uint8Array.of(0x20, 2, 1, 0),
+];
+
 /** CONNACK; v3 uses `code` as the return code, v5 as the reason code. */
 export function encodeConnack(
   version: ProtocolVersion,
@@ -41,7 +47,11 @@ export function encodeConnack(
   code: number,
   properties: Properties | null,
 ): Uint8Array {
-  if (version !== 5) return new Uint8Array([0x20, 2, sessionPresent ? 1 : 0, code]);
+  if (version !== 5) {
+    // a shared array when accepted (as PINGRESP); an array literal costs ~1 µs here
+    if (code === 0) return CONNACK_V3_ACCEPTED[sessionPresent ? 1 : 0];
+    return Uint8Array.of(0x20, 2, sessionPresent ? 1 : 0, code);
+  }
   const head = [sessionPresent ? 1 : 0, code];
   return frame(0x20, withProps(head, encodeProperties(properties), null));
 }
