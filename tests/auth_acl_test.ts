@@ -9,6 +9,7 @@ import {
   closeClient,
   connectClient,
   Inbox,
+  inboxOf,
   type MqttClient,
   publishReason,
   subscribeGranted,
@@ -38,6 +39,7 @@ Deno.test("password file authentication and ACLs", async (t) => {
       { user: "alice", action: "publish", topic: "secret/#", allow: false },
       { action: "subscribe", topic: "test/nosubscribe", allow: false },
       { user: "bob", action: "subscribe", topic: "filt/private", allow: false },
+      { user: "carol", action: "subscribe", topic: "secret/#", allow: false },
       { action: "all", topic: "users/%u/#", allow: true },
       { action: "all", topic: "users/#", allow: false },
     ],
@@ -189,6 +191,82 @@ Deno.test("password file authentication and ACLs", async (t) => {
           "filt/private delivered to bob",
         );
         await closeClient(alice);
+        await closeClient(bob);
+      },
+    );
+
+    for (const v of [4, 5] as const) {
+      await edgemqStep(
+        t,
+        `v${
+          v === 4 ? "3.1.1" : "5"
+        }: with deny subscribe secret/#, # is granted; secret/x never arrives (live, retained)`,
+        async () => {
+          const id = uniqueId("sx");
+          const bob = await as("bob");
+          await bob.publishAsync(`secret/${id}/r`, "secret-retained", { qos: 1, retain: true });
+          await bob.publishAsync(`public/${id}/r`, "public-retained", { qos: 1, retain: true });
+          const carol = await as("carol", v);
+          const inbox = new Inbox(carol);
+          const mine = () =>
+            inbox.messages.filter((m) =>
+              m.topic.endsWith(`/${id}/r`) || m.topic.endsWith(`/${id}/l`)
+            );
+          assertEquals(await subscribeGranted(carol, ["secret/#", "secret/x", "#"], { qos: 1 }), [
+            v === 4 ? 0x80 : 0x87,
+            v === 4 ? 0x80 : 0x87,
+            1,
+          ]);
+          const retained = await inbox.waitFor((m) => m.topic === `public/${id}/r`);
+          assert(retained.packet.retain, "retained flag on public/<id>/r");
+          // same publisher, in order: a leaked secret/... would arrive before public/...
+          await bob.publishAsync(`secret/${id}/l`, "secret-live", { qos: 1 });
+          await bob.publishAsync(`public/${id}/l`, "public-live", { qos: 1 });
+          await inbox.waitFor((m) => m.topic === `public/${id}/l`);
+          await sleep(200);
+          assertEquals(mine().map((m) => m.topic).sort(), [`public/${id}/l`, `public/${id}/r`]);
+          for (const topic of [`secret/${id}/r`, `public/${id}/r`]) {
+            await bob.publishAsync(topic, "", { qos: 1, retain: true });
+          }
+          await closeClient(carol);
+          await closeClient(bob);
+        },
+      );
+    }
+
+    await edgemqStep(
+      t,
+      "with deny subscribe secret/#, a persistent session on # gets public/x but not secret/x queued while offline",
+      async () => {
+        const id = uniqueId("sq");
+        const clientId = uniqueId("carol");
+        const login = {
+          protocolVersion: 4 as const,
+          username: "carol",
+          password: USERS.carol,
+          clientId,
+        };
+        let carol = await connectClient(b, { ...login, clean: false });
+        open.push(carol);
+        assertEquals(await subscribeGranted(carol, "#", { qos: 1 }), [1]);
+        await closeClient(carol);
+        const bob = await as("bob");
+        await bob.publishAsync(`secret/${id}`, "secret-queued", { qos: 1 });
+        await bob.publishAsync(`public/${id}`, "public-queued", { qos: 1 });
+        carol = await connectClient(b, { ...login, clean: false });
+        open.push(carol);
+        const inbox = inboxOf(carol);
+        await inbox.waitFor((m) => m.topic === `public/${id}`);
+        await sleep(200);
+        assertEquals(
+          inbox.messages.filter((m) => m.topic.endsWith(`/${id}`)).map((m) => m.topic),
+          [`public/${id}`],
+        );
+        await closeClient(carol);
+        // a clean connect discards the session and its # subscription
+        carol = await connectClient(b, { ...login, clean: true });
+        open.push(carol);
+        await closeClient(carol);
         await closeClient(bob);
       },
     );

@@ -5,24 +5,29 @@
  * tenant / user / clientId (if given) equal the client's, and its `topic`
  * pattern (an MQTT filter) matches:
  * - publish (`checkPublish`): the pattern matches the topic name;
- * - subscribe (`checkSubscribe`): an allow rule applies when its pattern
- *   covers the filter, i.e. every topic the filter can match is matched by
- *   the pattern (`sensors/#` covers `sensors/+/temp`, `sensors/+` does not
- *   cover `sensors/#`); a deny rule applies as soon as its pattern and the
- *   filter can match a common topic (`deny secret/#` refuses a subscription
- *   to `#`). So a filter is allowed only if no earlier deny rule overlaps it
- *   and an allow rule covers all of it. A `$share/<group>/` prefix is removed
- *   first;
+ * - subscribe (`checkSubscribe`), as mosquitto does: the first rule whose
+ *   pattern covers the filter (every topic the filter can match is matched
+ *   by the pattern: `sensors/#` covers `sensors/+/temp`, `sensors/+` does not
+ *   cover `sensors/#`) decides: allow grants; deny refuses, unless an earlier
+ *   allow rule overlapped the filter (some of its topics are allowed). A rule
+ *   that only overlaps the filter does not decide: an allow marks the filter
+ *   partly allowed, a deny is skipped. With no deciding rule, a partly allowed
+ *   filter is granted, else `aclDefault` decides. So `deny secret/#` refuses
+ *   `secret/#` and `secret/x` but grants `#`: that is safe because every
+ *   message is checked again at delivery (below), where `secret/x` is
+ *   filtered out. A `$share/<group>/` prefix is removed first;
  * - deliver (`checkDeliver`): the subscribe action against a concrete topic,
- *   for filtering messages before they go out.
+ *   for filtering messages before they go out. Every message sent to a client
+ *   (live, retained, queued in a persistent session) goes through it.
  * `action: "all"` applies to both. With no applicable rule the result is
  * `aclDefault` ("allow" unless configured "deny").
  *
  * `%u` and `%c` in the pattern stand for the user name and client id. A rule
  * with `%u` does not apply to anonymous clients. When the value substituted
- * contains `+` or `#`, the check is denied outright (as mosquitto does), so
- * a client id "#" cannot widen `clients/%c/#`. `/` in a value is substituted
- * as is and splits levels.
+ * contains `+` or `#`, the rule denies everything (as mosquitto does): a
+ * topic check that reaches it is denied, and for a subscription it is a deny
+ * rule covering every filter. So a client id "#" cannot widen `clients/%c/#`.
+ * `/` in a value is substituted as is and splits levels.
  *
  * @module
  */
@@ -233,11 +238,15 @@ export function createAcl(config: AclConfig): Acl {
     checkSubscribe: (ctx, filter) => {
       if (!anySubscribe) return defaultAllow;
       const f = levelsOf(stripShare(filter));
+      // Some earlier allow rule overlaps the filter: those topics may flow, the
+      // others are filtered per message by checkDeliver.
+      let partlyAllowed = false;
       for (const r of forContext(ctx).subscribe) {
-        if (r.levels === null) return false;
-        if (r.allow ? filterCovers(r.levels, f) : filtersIntersect(r.levels, f)) return r.allow;
+        if (r.levels === null) return partlyAllowed; // poisoned: a deny covering everything
+        if (filterCovers(r.levels, f)) return r.allow || partlyAllowed;
+        if (r.allow && !partlyAllowed && filtersIntersect(r.levels, f)) partlyAllowed = true;
       }
-      return defaultAllow;
+      return partlyAllowed || defaultAllow;
     },
     checkDeliver: (ctx, topic) =>
       anySubscribe ? matchTopic(forContext(ctx).subscribe, topic) : defaultAllow,
