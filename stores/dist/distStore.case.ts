@@ -24,6 +24,14 @@ export interface DistStoreHarness {
   readonly durable: boolean;
   /** Removes whatever `open` created; called once at the end of each test. */
   cleanup(): Promise<void>;
+  /**
+   * Makes every later write (add, replace, remove) of a route whose receiver
+   * id starts with `receiverIdPrefix` fail in the store's storage, for the
+   * store last opened: that command alone, or with `wholeTransaction` every
+   * command written with it (as a failed commit would). Absent when this
+   * implementation's writes cannot fail.
+   */
+  readonly failWritesOf?: (receiverIdPrefix: string, wholeTransaction?: boolean) => void;
 }
 
 const OPTS: SubscriptionOptions = {
@@ -206,6 +214,155 @@ export function distStoreSuite(name: string, makeHarness: () => DistStoreHarness
     await Promise.all(ps);
     strictEqual(s.match("t", "a/b").normal.length, 49);
     strictEqual(s.routeCount(), 49);
+    await s.close();
+  });
+
+  run("a route is matched as soon as addRoutes is called, before it resolves", async (h) => {
+    const s = await h.open();
+    deepStrictEqual(normalIds(s.match("t", "a/b")), []); // primes any cache
+    const calls: Promise<void>[] = [];
+    calls.push(s.addRoutes([route("a/+", "r1"), route("a/#", "m1", { shareGroup: "g" })]));
+    // match runs before the promise can settle (same synchronous turn)
+    deepStrictEqual(normalIds(s.match("t", "a/b")), ["r1@a/+"]);
+    deepStrictEqual(sharedIds(s.match("t", "a/b")), { "g\u0000a/#": ["m1"] });
+    strictEqual(s.routeCount(), 2);
+    // the incarnation guards apply at once too
+    calls.push(s.addRoutes([route("a/+", "r1", { incarnation: 0, options: { ...OPTS, qos: 0 } })]));
+    calls.push(s.removeRoutes([{ ...route("a/+", "r1"), incarnation: 0 }]));
+    strictEqual(s.match("t", "a/b").normal[0].options.qos, 1);
+    calls.push(s.addRoutes([route("a/+", "r1", { incarnation: 2, options: { ...OPTS, qos: 2 } })]));
+    strictEqual(s.match("t", "a/b").normal[0].options.qos, 2);
+    calls.push(s.removeRoutes([{ ...route("a/#", "m1", { shareGroup: "g" }), incarnation: 1 }]));
+    strictEqual(s.match("t", "a/b").shared.size, 0, "a removal is in force at once");
+    await Promise.all(calls);
+    deepStrictEqual(s.match("t", "a/b").normal, [
+      route("a/+", "r1", { incarnation: 2, options: { ...OPTS, qos: 2 } }),
+    ]);
+    strictEqual(s.routeCount(), 1);
+    await s.close();
+    if (!h.durable) return;
+    const again = await h.open();
+    deepStrictEqual(again.match("t", "a/b").normal, [
+      route("a/+", "r1", { incarnation: 2, options: { ...OPTS, qos: 2 } }),
+    ]);
+    await again.close();
+  });
+
+  run("calls not awaited are matched at once, as the model says", async (h) => {
+    const s = await h.open();
+    const filterArb = fc.constantFrom("a", "a/+", "a/#", "#", "+/b");
+    const opArb = fc.tuple(
+      fc.boolean(),
+      filterArb,
+      fc.constantFrom("r1", "r2"),
+      fc.integer({ min: 0, max: 2 }),
+      fc.constantFrom(0, 1, 2),
+    );
+    const topics = ["a", "a/b", "x/b"];
+    const model = new Map<string, Route>();
+    await fc.assert(
+      fc.asyncProperty(fc.array(opArb, { maxLength: 10 }), async (ops) => {
+        const calls: Promise<void>[] = [];
+        for (const [add, filter, rid, incarnation, qos] of ops) {
+          const r = route(filter, rid, {
+            incarnation,
+            options: { ...OPTS, qos: qos as 0 | 1 | 2 },
+          });
+          const k = `${filter}\u0000${rid}`;
+          const cur = model.get(k);
+          if (add) {
+            calls.push(s.addRoutes([r]));
+            if (cur === undefined || cur.incarnation <= incarnation) model.set(k, r);
+          } else {
+            calls.push(s.removeRoutes([{ ...r }]));
+            if (cur !== undefined && cur.incarnation <= incarnation) model.delete(k);
+          }
+          strictEqual(s.routeCount(), model.size);
+          for (const topic of topics) {
+            const want = [...model.values()].filter((m) => topicMatchesFilter(topic, m.filter))
+              .map((m) => `${m.receiverId}@${m.filter}:${m.options.qos}`).sort();
+            const got = s.match("t", topic).normal
+              .map((m) => `${m.receiverId}@${m.filter}:${m.options.qos}`).sort();
+            deepStrictEqual(got, want, `topic ${topic} after ${JSON.stringify(ops)}`);
+          }
+        }
+        await Promise.all(calls);
+        strictEqual(s.routeCount(), model.size);
+      }),
+      { numRuns: 100 },
+    );
+    await s.close();
+    if (!h.durable) return;
+    const again = await h.open();
+    strictEqual(again.routeCount(), model.size, "committed as matched");
+    await again.close();
+  });
+
+  run("a failed write is undone: no route is left, the other calls land", async (h) => {
+    const fail = h.failWritesOf;
+    if (fail === undefined) return;
+    const s = await h.open();
+    await s.addRoutes([route("y", "bad-old"), route("z", "bad-gone")]);
+    fail("bad");
+    const qos2 = { ...OPTS, qos: 2 as const };
+    // alone in its batch
+    const lone = s.addRoutes([route("x", "bad")]);
+    deepStrictEqual(normalIds(s.match("t", "x")), ["bad@x"], "matched while the write is pending");
+    await rejects(lone, /injected/);
+    deepStrictEqual(normalIds(s.match("t", "x")), []);
+    // in a batch with calls that succeed: a new route, a replacement, a removal
+    const failing = [
+      s.addRoutes([route("x", "bad")]),
+      s.addRoutes([route("y", "bad-old", { options: qos2 })]),
+      s.removeRoutes([{ ...route("z", "bad-gone") }]),
+    ];
+    const ok = [
+      s.addRoutes([route("x", "good")]),
+      s.addRoutes([route("y", "good", { options: qos2 })]),
+    ];
+    deepStrictEqual(normalIds(s.match("t", "x")), ["bad@x", "good@x"]);
+    strictEqual(s.match("t", "z").normal.length, 0);
+    for (const p of failing) await rejects(p, /injected/);
+    await Promise.all(ok);
+    deepStrictEqual(normalIds(s.match("t", "x")), ["good@x"]);
+    deepStrictEqual(
+      s.match("t", "y").normal.map((r) => `${r.receiverId}:${r.options.qos}`).sort(),
+      ["bad-old:1", "good:2"],
+      "the failed replacement left the old route",
+    );
+    deepStrictEqual(normalIds(s.match("t", "z")), ["bad-gone@z"], "the failed removal left it");
+    strictEqual(s.routeCount(), 4);
+    await s.close();
+    if (!h.durable) return;
+    const again = await h.open();
+    strictEqual(again.routeCount(), 4);
+    deepStrictEqual(normalIds(again.match("t", "x")), ["good@x"]);
+    await again.close();
+  });
+
+  run("a failed transaction is undone: every call in it rejects and changes nothing", async (h) => {
+    const fail = h.failWritesOf;
+    if (fail === undefined) return;
+    const s = await h.open();
+    await s.addRoutes([route("y", "keep"), route("z", "gone")]);
+    fail("bad", true);
+    const calls = [
+      s.addRoutes([route("x", "good")]),
+      s.removeRoutes([{ ...route("z", "gone") }]),
+      s.addRoutes([route("y", "keep", { options: { ...OPTS, qos: 2 } })]),
+      s.addRoutes([route("x", "bad")]),
+    ];
+    deepStrictEqual(normalIds(s.match("t", "x")), ["bad@x", "good@x"]);
+    deepStrictEqual(normalIds(s.match("t", "z")), []);
+    strictEqual(s.match("t", "y").normal[0].options.qos, 2);
+    for (const p of calls) await rejects(p);
+    deepStrictEqual(normalIds(s.match("t", "x")), []);
+    deepStrictEqual(normalIds(s.match("t", "z")), ["gone@z"]);
+    strictEqual(s.match("t", "y").normal[0].options.qos, 1);
+    strictEqual(s.routeCount(), 2);
+    // the store goes on: later calls land
+    await s.addRoutes([route("x", "later")]);
+    deepStrictEqual(normalIds(s.match("t", "x")), ["later@x"]);
     await s.close();
   });
 

@@ -61,16 +61,26 @@ export interface RouteRemoval extends RouteKey {
 
 /** Subscription routes of all tenants. */
 export interface DistStore {
-  /** Adds or replaces routes (same key). Resolves once durable (committed). */
+  /**
+   * Adds or replaces routes (same key). {@link match} sees them as soon as this
+   * is called (a subscription is in force once its SUBSCRIBE is handled); if
+   * the write then fails they are taken back and the promise rejects. Resolves
+   * once durable (committed): a SUBACK waits for it.
+   */
   addRoutes(routes: readonly Route[]): Promise<void>;
-  /** Removes routes (guarded by incarnation). Resolves once durable. */
+  /**
+   * Removes routes (guarded by incarnation); {@link match} stops returning them
+   * as soon as this is called (restored if the write fails). Resolves once durable.
+   */
   removeRoutes(removals: readonly RouteRemoval[]): Promise<void>;
   /** Removes every route whose receiver is a transient session on `nodeId` (node restart/death). */
   removeTransientRoutesOfNode(nodeId: string): Promise<number>;
   /**
    * Routes whose filter matches `topic` in `tenant`. Local and synchronous
-   * (in-memory trie); reflects every committed add/remove. Topics starting with
-   * `$` are not matched by filters starting with a wildcard.
+   * (in-memory trie); reflects every add/remove called, committed or pending
+   * (see {@link addRoutes}), and every committed removal of a node's transient
+   * routes. Topics starting with `$` are not matched by filters starting
+   * with a wildcard.
    */
   match(tenant: string, topic: string): MatchResult;
   /** Number of routes stored (all tenants). */

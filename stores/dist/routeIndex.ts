@@ -1,12 +1,15 @@
 /**
  * The in-memory view of the routes used for matching: one {@link TopicTrie}
  * per tenant, keyed by filter, plus a small LRU cache of topic → result that
- * any route change clears. Materialized from committed state only, so a
- * replica (local SQLite or a base-kv learner) can keep one.
+ * any route change clears. A replica (local SQLite or a base-kv learner) keeps
+ * one of its committed state; the local store also applies its own add/remove
+ * calls at once with {@link RouteIndex.addGuarded} / {@link RouteIndex.removeGuarded}
+ * (the rules of the dist commands) and reverts them with {@link RouteIndex.undo}
+ * if their write fails.
  *
  * @module
  */
-import type { MatchResult, Route, RouteKey } from "./distStore.ts";
+import type { MatchResult, Route, RouteKey, RouteRemoval } from "./distStore.ts";
 import { TopicTrie } from "./topicTrie.ts";
 
 /** Routes of one filter in one tenant. */
@@ -22,6 +25,12 @@ const EMPTY_RESULT: MatchResult = Object.freeze({
   normal: Object.freeze([]),
   shared: EMPTY_SHARED,
 });
+
+/** One change made to the index, enough to revert it: the key's route before it (if any). */
+export interface RouteIndexChange {
+  readonly key: RouteKey;
+  readonly before: Route | undefined;
+}
 
 /** Options of {@link RouteIndex}. */
 export interface RouteIndexOptions {
@@ -117,6 +126,42 @@ export class RouteIndex {
       if (trie.isEmpty()) this.#tenants.delete(key.tenant);
     }
     return true;
+  }
+
+  /**
+   * Adds or replaces routes as the `addRoutes` dist command does: a route
+   * whose stored namesake has a newer incarnation is ignored. Appends to
+   * `changes` what it changed, in order.
+   */
+  addGuarded(routes: readonly Route[], changes: RouteIndexChange[]): void {
+    for (const r of routes) {
+      const before = this.get(r);
+      if (before !== undefined && before.incarnation > r.incarnation) continue;
+      this.put(r);
+      changes.push({ key: r, before });
+    }
+  }
+
+  /**
+   * Removes routes as the `removeRoutes` dist command does: only when the
+   * stored incarnation is <= the removal's. Appends to `changes` what it removed.
+   */
+  removeGuarded(removals: readonly RouteRemoval[], changes: RouteIndexChange[]): void {
+    for (const k of removals) {
+      const before = this.get(k);
+      if (before === undefined || before.incarnation > k.incarnation) continue;
+      this.remove(k);
+      changes.push({ key: k, before });
+    }
+  }
+
+  /** Reverts `changes` (made in that order, and the last ones made), newest first. */
+  undo(changes: readonly RouteIndexChange[]): void {
+    for (let i = changes.length - 1; i >= 0; i--) {
+      const { key, before } = changes[i];
+      if (before === undefined) this.remove(key);
+      else this.put(before);
+    }
   }
 
   /** Drops everything (before a rebuild). */

@@ -1,10 +1,19 @@
 /**
  * The local (single-node) {@link DistStore}: routes in SQLite, matching on an
- * in-memory {@link RouteIndex} rebuilt on open and updated after each commit.
+ * in-memory {@link RouteIndex} rebuilt on open.
+ *
+ * `addRoutes` / `removeRoutes` change the index at once, when called, with the
+ * rules of the dist commands (incarnation guards), then write: a subscription
+ * is in force as soon as the SUBSCRIBE is handled, not a commit (~1 ms) later
+ * (a PUBLISH right behind it must reach it). Their promises still resolve only
+ * once committed. The changes not yet committed are kept in call order: after
+ * a commit the index holds what was predicted (checked; otherwise the pending
+ * changes are undone and the committed results applied); after a rollback they
+ * are undone, so a failed write leaves the index as the database is.
  *
  * @module
  */
-import { BatchWriter } from "../sqlite/batchWriter.ts";
+import { type AppliedCommand, BatchWriter } from "../sqlite/batchWriter.ts";
 import {
   openDatabase,
   type OpenDatabaseOptions,
@@ -12,9 +21,20 @@ import {
   StoreClosedError,
   withCorruptionCheck,
 } from "../sqlite/database.ts";
-import { type DistCommand, type DistCommandResult, DistStateMachine } from "./distCommands.ts";
+import {
+  type DistCommand,
+  type DistCommandResult,
+  DistStateMachine,
+  validateRoute,
+} from "./distCommands.ts";
 import type { DistStore, MatchResult, Route, RouteRemoval } from "./distStore.ts";
-import { RouteIndex } from "./routeIndex.ts";
+import { RouteIndex, type RouteIndexChange } from "./routeIndex.ts";
+
+/** An add/remove call applied to the index but not committed yet. */
+interface PendingChange {
+  readonly command: DistCommand;
+  readonly changes: RouteIndexChange[];
+}
 
 /** Options of {@link SqliteDistStore}. */
 export interface SqliteDistStoreOptions extends OpenDatabaseOptions {
@@ -33,6 +53,8 @@ export class SqliteDistStore implements DistStore {
   readonly #sm: DistStateMachine;
   readonly #index: RouteIndex;
   readonly #writer: BatchWriter<DistCommand, DistCommandResult>;
+  /** Calls applied to the index and not committed yet, in call order (bounded by one batch). */
+  readonly #pending: PendingChange[] = [];
   #closed = false;
 
   /**
@@ -57,25 +79,88 @@ export class SqliteDistStore implements DistStore {
       maxCommandsPerBatch: options.maxCommandsPerBatch,
       checkpointWalBytes: options.checkpointWalBytes,
       apply: (cmd) => this.#sm.apply(cmd),
-      afterCommit: (applied) => {
-        for (const { result } of applied) {
-          for (const k of result.removed) this.#index.remove(k);
-          for (const r of result.upserted) this.#index.put(r);
-        }
-      },
+      afterCommit: (applied) => this.#afterCommit(applied),
+      afterRollback: () => this.#undoPending(),
     });
   }
 
-  /** Adds or replaces routes. A route carrying an older incarnation than the stored one is ignored. */
-  async addRoutes(routes: readonly Route[]): Promise<void> {
-    if (routes.length === 0) return;
-    await this.#writer.submit({ op: "addRoutes", routes });
+  /**
+   * Adds or replaces routes; matched at once, resolves when committed. A route
+   * carrying an older incarnation than the stored one is ignored. Invalid
+   * routes reject the call and change nothing.
+   */
+  addRoutes(routes: readonly Route[]): Promise<void> {
+    if (routes.length === 0) return Promise.resolve();
+    try {
+      this.#checkOpen();
+      for (const r of routes) validateRoute(r);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const command: DistCommand = { op: "addRoutes", routes };
+    const changes: RouteIndexChange[] = [];
+    this.#index.addGuarded(routes, changes);
+    return this.#submit(command, changes);
   }
 
-  /** Removes routes whose stored incarnation is <= the removal's. */
-  async removeRoutes(removals: readonly RouteRemoval[]): Promise<void> {
-    if (removals.length === 0) return;
-    await this.#writer.submit({ op: "removeRoutes", removals });
+  /**
+   * Removes routes whose stored incarnation is <= the removal's; no longer
+   * matched at once, resolves when committed.
+   */
+  removeRoutes(removals: readonly RouteRemoval[]): Promise<void> {
+    if (removals.length === 0) return Promise.resolve();
+    try {
+      this.#checkOpen();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const command: DistCommand = { op: "removeRoutes", removals };
+    const changes: RouteIndexChange[] = [];
+    this.#index.removeGuarded(removals, changes);
+    return this.#submit(command, changes);
+  }
+
+  async #submit(command: DistCommand, changes: RouteIndexChange[]): Promise<void> {
+    // Recorded before submit: a full batch is flushed inside submit.
+    this.#pending.push({ command, changes });
+    await this.#writer.submit(command);
+  }
+
+  /**
+   * After COMMIT: the index already holds the batch's changes when every
+   * pending call committed with the predicted effect (the usual case).
+   * Otherwise (a command failed, a node's transient routes were removed, a
+   * batch split) undo what is pending and apply the committed results.
+   */
+  #afterCommit(applied: readonly AppliedCommand<DistCommand, DistCommandResult>[]): void {
+    const pending = this.#pending;
+    let predicted = applied.length === pending.length;
+    for (let i = 0; predicted && i < applied.length; i++) {
+      const { command, result } = applied[i];
+      const p = pending[i];
+      predicted = p.command === command &&
+        p.changes.length === result.upserted.length + result.removed.length;
+    }
+    if (predicted) {
+      pending.length = 0;
+      return;
+    }
+    this.#undoPending();
+    for (const { result } of applied) {
+      for (const k of result.removed) this.#index.remove(k);
+      for (const r of result.upserted) this.#index.put(r);
+    }
+  }
+
+  /** Reverts every change not committed yet (newest first): the index is the database again. */
+  #undoPending(): void {
+    const pending = this.#pending;
+    for (let i = pending.length - 1; i >= 0; i--) this.#index.undo(pending[i].changes);
+    pending.length = 0;
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new StoreClosedError(`dist store ${this.#opened.path}`);
   }
 
   /**

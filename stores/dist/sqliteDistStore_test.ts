@@ -1,8 +1,38 @@
 import { ok, strictEqual, throws } from "node:assert/strict";
 import { join } from "node:path";
-import { StoreCorruptError } from "../sqlite/database.ts";
+import { DatabaseSync } from "node:sqlite";
+import { openDatabase, type OpenedDatabase, StoreCorruptError } from "../sqlite/database.ts";
 import { distStoreSuite, route } from "./distStore.case.ts";
 import { SqliteDistStore } from "./sqliteDistStore.ts";
+
+/**
+ * Triggers that make every write of a route whose receiver id starts with
+ * `prefix` fail inside the store's transaction ("injected write failure"):
+ * that statement (ABORT), or the whole transaction (ROLLBACK).
+ */
+function failWritesSql(prefix: string, wholeTransaction = false): string {
+  const quoted = `'${prefix.replaceAll("'", "''")}'`;
+  const when = (row: "NEW" | "OLD") =>
+    `WHEN substr(${row}.receiver_id, 1, ${prefix.length}) = ${quoted}`;
+  const raise = `BEGIN SELECT RAISE(${
+    wholeTransaction ? "ROLLBACK" : "ABORT"
+  }, 'injected write failure'); END;`;
+  return [
+    `CREATE TRIGGER fail_insert BEFORE INSERT ON routes ${when("NEW")} ${raise}`,
+    `CREATE TRIGGER fail_update BEFORE UPDATE ON routes ${when("NEW")} ${raise}`,
+    `CREATE TRIGGER fail_delete BEFORE DELETE ON routes ${when("OLD")} ${raise}`,
+  ].join("\n");
+}
+
+/** Injects write failures into the database file at `path` (another connection). */
+function failWritesInFile(path: string, prefix: string, wholeTransaction?: boolean): void {
+  const db = new DatabaseSync(path);
+  try {
+    db.exec(failWritesSql(prefix, wholeTransaction));
+  } finally {
+    db.close();
+  }
+}
 
 distStoreSuite("SqliteDistStore (file)", () => {
   let dir: string | null = null;
@@ -15,6 +45,7 @@ distStoreSuite("SqliteDistStore (file)", () => {
       opened.push(s);
       return s;
     },
+    failWritesOf: (prefix, whole) => failWritesInFile(join(dir!, "dist.db"), prefix, whole),
     cleanup: async () => {
       for (const s of opened) await s.close();
       if (dir !== null) await Deno.remove(dir, { recursive: true });
@@ -36,6 +67,7 @@ distStoreSuite("SqliteDistStore (file, ASYNC fsync)", () => {
       opened.push(s);
       return s;
     },
+    failWritesOf: (prefix, whole) => failWritesInFile(join(dir!, "dist.db"), prefix, whole),
     cleanup: async () => {
       for (const s of opened) await s.close();
       if (dir !== null) await Deno.remove(dir, { recursive: true });
@@ -45,10 +77,18 @@ distStoreSuite("SqliteDistStore (file, ASYNC fsync)", () => {
 
 distStoreSuite("SqliteDistStore (:memory:)", () => {
   let store: SqliteDistStore | null = null;
+  let db: OpenedDatabase | null = null;
   return {
     durable: false,
-    open: () => Promise.resolve(store = new SqliteDistStore(":memory:")),
-    cleanup: async () => await store?.close(),
+    open: () => {
+      db = openDatabase(":memory:");
+      return Promise.resolve(store = new SqliteDistStore(db));
+    },
+    failWritesOf: (prefix, whole) => db!.db.exec(failWritesSql(prefix, whole)),
+    cleanup: async () => {
+      await store?.close();
+      db?.db.close();
+    },
   };
 });
 
