@@ -427,7 +427,7 @@ async function main(): Promise<number> {
   if (brokers.includes("mosquitto") && opts.only.includes("persistent")) {
     notes.push(
       "mosquitto's persistence is in memory (saved on exit/autosave, no per-message fsync); " +
-        "edgemq fsyncs every commit (SQLite synchronous=FULL, group commit).",
+        "edgemq fsyncs every commit before acknowledging (WAL fdatasync, group commit).",
     );
   }
   const command = `deno task bench ${Deno.args.join(" ")}`.trim();
