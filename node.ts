@@ -185,7 +185,6 @@ export async function startNode(config: EdgemqConfig, log: Logger): Promise<Edge
     const nodeId = config.clusterConfig !== null
       ? `${config.clusterConfig.host}:${config.clusterConfig.port}`
       : await stableLocalNodeId(dataDir);
-    const nodeLog = log;
 
     const l = config.mqttServiceConfig.limits;
     const stores: LocalStores = await openLocalStores(dataDir, {
@@ -204,9 +203,9 @@ export async function startNode(config: EdgemqConfig, log: Logger): Promise<Edge
     });
     cleanups.push(() => stores.close());
     const removed = await stores.dist.removeTransientRoutesOfNode(nodeId);
-    if (removed > 0) nodeLog.info("dist.transient_routes_removed", { nodeId, count: removed });
+    if (removed > 0) log.info("dist.transient_routes_removed", { nodeId, count: removed });
 
-    const authenticator = await buildAuthenticator(config, nodeLog);
+    const authenticator = await buildAuthenticator(config, log);
     const acl = createAcl({
       rules: config.mqttServiceConfig.acl.map((r) => ({
         ...(r.tenant !== null ? { tenant: r.tenant } : {}),
@@ -226,7 +225,7 @@ export async function startNode(config: EdgemqConfig, log: Logger): Promise<Edge
       sessions: stores.sessions,
       authenticator,
       acl,
-      log: nodeLog,
+      log: log,
     });
     broker.start();
     cleanups.push(() => broker.close());
@@ -243,10 +242,10 @@ export async function startNode(config: EdgemqConfig, log: Logger): Promise<Edge
     for (const [kind, key] of LISTENERS) {
       const lc = listenerConfig(config, key);
       if (!lc.enable) continue;
-      const running = await startListener(kind, lc, limits, broker.handler, nodeLog);
+      const running = await startListener(kind, lc, limits, broker.handler, log);
       listeners.push(running);
       cleanups.push(() => running.close());
-      nodeLog.info("listener.started", { listener: kind, host: running.host, port: running.port });
+      log.info("listener.started", { listener: kind, host: running.host, port: running.port });
     }
 
     let cluster: ClusterNode | null = null;
@@ -265,11 +264,11 @@ export async function startNode(config: EdgemqConfig, log: Logger): Promise<Edge
           stores: ["dist", "inbox", "retain"],
           load: {},
         },
-      }, nodeLog);
+      }, log);
       const joined = cluster;
       cleanups.push(() => joined.leave());
-      warnOnSingleInboxVoter(joined, config.system.inbox_store_range_voter_count, nodeLog);
-      nodeLog.warn("cluster.stores_not_replicated", {
+      warnOnSingleInboxVoter(joined, config.system.inbox_store_range_voter_count, log);
+      log.warn("cluster.stores_not_replicated", {
         message:
           "this version keeps the dist, inbox and retain stores node-local: membership is shared, but routes, sessions and retained messages are not replicated or routed between nodes yet; voter counts and balancers are validated but not applied",
       });
@@ -280,14 +279,14 @@ export async function startNode(config: EdgemqConfig, log: Logger): Promise<Edge
       api = await startAdminApi(
         config.apiServerConfig,
         { nodeId, broker, listeners, cluster },
-        nodeLog,
+        log,
       );
       const running = api;
       cleanups.push(() => running.close());
-      nodeLog.info("api.started", { host: api.host, port: api.port });
+      log.info("api.started", { host: api.host, port: api.port });
     }
 
-    nodeLog.info("node.ready", {
+    log.info("node.ready", {
       nodeId,
       dataDir,
       listeners: listeners.map((r) => ({ listener: r.kind, host: r.host, port: r.port })),
