@@ -2,8 +2,9 @@ import { ok, strictEqual, throws } from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { openDatabase, type OpenedDatabase, StoreCorruptError } from "../sqlite/database.ts";
+import { fileStoreHarness } from "../sqlite/testing.ts";
 import { distStoreSuite, route } from "./distStore.case.ts";
-import { SqliteDistStore } from "./sqliteDistStore.ts";
+import { SqliteDistStore, type SqliteDistStoreOptions } from "./sqliteDistStore.ts";
 
 /**
  * Triggers that make every write of a route whose receiver id starts with
@@ -34,46 +35,21 @@ function failWritesInFile(path: string, prefix: string, wholeTransaction?: boole
   }
 }
 
-distStoreSuite("SqliteDistStore (file)", () => {
-  let dir: string | null = null;
-  const opened: SqliteDistStore[] = [];
+/** A file harness whose writes can be made to fail, the store opened with `options`. */
+function distFileHarness(options?: SqliteDistStoreOptions) {
+  const h = fileStoreHarness("dist.db", (path) => new SqliteDistStore(path, options));
   return {
-    durable: true,
-    open: async () => {
-      dir ??= await Deno.makeTempDir();
-      const s = new SqliteDistStore(join(dir, "dist.db"));
-      opened.push(s);
-      return s;
-    },
-    failWritesOf: (prefix, whole) => failWritesInFile(join(dir!, "dist.db"), prefix, whole),
-    cleanup: async () => {
-      for (const s of opened) await s.close();
-      if (dir !== null) await Deno.remove(dir, { recursive: true });
-    },
+    ...h,
+    failWritesOf: (prefix: string, whole?: boolean) => failWritesInFile(h.path(), prefix, whole),
   };
-});
+}
 
-distStoreSuite("SqliteDistStore (file, ASYNC fsync)", () => {
-  let dir: string | null = null;
-  const opened: SqliteDistStore[] = [];
-  return {
-    durable: true,
-    open: async () => {
-      dir ??= await Deno.makeTempDir();
-      const s = new SqliteDistStore(join(dir, "dist.db"), {
-        synchronous: "ASYNC",
-        checkpointWalBytes: 4096,
-      });
-      opened.push(s);
-      return s;
-    },
-    failWritesOf: (prefix, whole) => failWritesInFile(join(dir!, "dist.db"), prefix, whole),
-    cleanup: async () => {
-      for (const s of opened) await s.close();
-      if (dir !== null) await Deno.remove(dir, { recursive: true });
-    },
-  };
-});
+distStoreSuite("SqliteDistStore (file)", () => distFileHarness());
+
+distStoreSuite(
+  "SqliteDistStore (file, ASYNC fsync)",
+  () => distFileHarness({ synchronous: "ASYNC", checkpointWalBytes: 4096 }),
+);
 
 distStoreSuite("SqliteDistStore (:memory:)", () => {
   let store: SqliteDistStore | null = null;

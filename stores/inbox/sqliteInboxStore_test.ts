@@ -2,50 +2,27 @@ import { ok, rejects, strictEqual } from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { StoreClosedError, StoreCorruptError } from "../sqlite/database.ts";
+import { fileStoreHarness } from "../sqlite/testing.ts";
 import { inboxStoreSuite, item, SUITE_LIMITS } from "./inboxStore.case.ts";
 import { SqliteInboxStore } from "./sqliteInboxStore.ts";
 import { MemoryInboxStore } from "./memoryInboxStore.ts";
 import type { InboxStore } from "./inboxStore.ts";
 import fc from "fast-check";
 
-inboxStoreSuite("SqliteInboxStore (file)", () => {
-  let dir: string | null = null;
-  const opened: SqliteInboxStore[] = [];
-  return {
-    durable: true,
-    open: async (limits) => {
-      dir ??= await Deno.makeTempDir();
-      const s = new SqliteInboxStore(join(dir, "inbox.db"), limits);
-      opened.push(s);
-      return s;
-    },
-    cleanup: async () => {
-      for (const s of opened) await s.close();
-      if (dir !== null) await Deno.remove(dir, { recursive: true });
-    },
-  };
-});
+inboxStoreSuite(
+  "SqliteInboxStore (file)",
+  () => fileStoreHarness("inbox.db", (path, limits) => new SqliteInboxStore(path, limits)),
+);
 
-inboxStoreSuite("SqliteInboxStore (file, ASYNC fsync, tiny WAL)", () => {
-  let dir: string | null = null;
-  const opened: SqliteInboxStore[] = [];
-  return {
-    durable: true,
-    open: async (limits) => {
-      dir ??= await Deno.makeTempDir();
-      const s = new SqliteInboxStore(join(dir, "inbox.db"), limits, {
+inboxStoreSuite(
+  "SqliteInboxStore (file, ASYNC fsync, tiny WAL)",
+  () =>
+    fileStoreHarness("inbox.db", (path, limits) =>
+      new SqliteInboxStore(path, limits, {
         synchronous: "ASYNC",
         checkpointWalBytes: 4096,
-      });
-      opened.push(s);
-      return s;
-    },
-    cleanup: async () => {
-      for (const s of opened) await s.close();
-      if (dir !== null) await Deno.remove(dir, { recursive: true });
-    },
-  };
-});
+      })),
+);
 
 inboxStoreSuite("SqliteInboxStore (:memory:, tiny caches)", () => {
   let store: SqliteInboxStore | null = null;

@@ -2,48 +2,25 @@ import { ok, rejects } from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { StoreCorruptError } from "../sqlite/database.ts";
+import { fileStoreHarness } from "../sqlite/testing.ts";
 import { retained, retainStoreSuite } from "./retainStore.case.ts";
 import { SqliteRetainStore } from "./sqliteRetainStore.ts";
 
-retainStoreSuite("SqliteRetainStore (file)", () => {
-  let dir: string | null = null;
-  const opened: SqliteRetainStore[] = [];
-  return {
-    durable: true,
-    open: async (limits) => {
-      dir ??= await Deno.makeTempDir();
-      const s = new SqliteRetainStore(join(dir, "retain.db"), limits);
-      opened.push(s);
-      return s;
-    },
-    cleanup: async () => {
-      for (const s of opened) await s.close();
-      if (dir !== null) await Deno.remove(dir, { recursive: true });
-    },
-  };
-});
+retainStoreSuite(
+  "SqliteRetainStore (file)",
+  () => fileStoreHarness("retain.db", (path, limits) => new SqliteRetainStore(path, limits)),
+);
 
-retainStoreSuite("SqliteRetainStore (file, ASYNC fsync)", () => {
-  let dir: string | null = null;
-  const opened: SqliteRetainStore[] = [];
-  return {
-    durable: true,
-    open: async (limits) => {
-      dir ??= await Deno.makeTempDir();
-      const s = new SqliteRetainStore(join(dir, "retain.db"), {
+retainStoreSuite(
+  "SqliteRetainStore (file, ASYNC fsync)",
+  () =>
+    fileStoreHarness("retain.db", (path, limits) =>
+      new SqliteRetainStore(path, {
         ...limits,
         synchronous: "ASYNC",
         checkpointWalBytes: 4096,
-      });
-      opened.push(s);
-      return s;
-    },
-    cleanup: async () => {
-      for (const s of opened) await s.close();
-      if (dir !== null) await Deno.remove(dir, { recursive: true });
-    },
-  };
-});
+      })),
+);
 
 retainStoreSuite("SqliteRetainStore (:memory:)", () => {
   let store: SqliteRetainStore | null = null;
