@@ -15,6 +15,7 @@ import {
   transientReceiverId,
 } from "./distStore.ts";
 import { topicMatchesFilter } from "./topicValidation.ts";
+import { caseRunner } from "../caseSuite.ts";
 
 /** How the suite opens an implementation. */
 export interface DistStoreHarness {
@@ -71,16 +72,7 @@ function sharedIds(m: MatchResult): Record<string, string[]> {
 
 /** Registers the shared tests under `name`; `makeHarness` is called once per test. */
 export function distStoreSuite(name: string, makeHarness: () => DistStoreHarness): void {
-  function run(title: string, body: (h: DistStoreHarness) => Promise<void>): void {
-    Deno.test(`${name}: ${title}`, async () => {
-      const h = makeHarness();
-      try {
-        await body(h);
-      } finally {
-        await h.cleanup();
-      }
-    });
-  }
+  const run = caseRunner(name, makeHarness);
 
   run("match follows MQTT wildcard rules, per tenant", async (h) => {
     const s = await h.open();

@@ -14,6 +14,7 @@ import {
   type InboxStore,
   SESSION_NEVER_EXPIRES,
 } from "./inboxStore.ts";
+import { caseRunner } from "../caseSuite.ts";
 
 /** How the suite opens an implementation. */
 export interface InboxStoreHarness {
@@ -79,16 +80,7 @@ export function item(
 
 /** Registers the shared tests under `name`; `makeHarness` is called once per test. */
 export function inboxStoreSuite(name: string, makeHarness: () => InboxStoreHarness): void {
-  function run(title: string, body: (h: InboxStoreHarness) => Promise<void>): void {
-    Deno.test(`${name}: ${title}`, async () => {
-      const h = makeHarness();
-      try {
-        await body(h);
-      } finally {
-        await h.cleanup();
-      }
-    });
-  }
+  const run = caseRunner(name, makeHarness);
 
   async function reopen(
     h: InboxStoreHarness,

@@ -11,6 +11,7 @@ import type { StoredMessage } from "../message.ts";
 import { topicMatchesFilter } from "../dist/topicValidation.ts";
 import type { RetainStore } from "./retainStore.ts";
 import type { RetainLimits } from "./retainRules.ts";
+import { caseRunner } from "../caseSuite.ts";
 
 /** A retain store that can also drop expired messages (all local ones can). */
 export type PurgeableRetainStore = RetainStore & {
@@ -56,16 +57,7 @@ function topics(ms: readonly StoredMessage[]): string[] {
 
 /** Registers the shared tests under `name`; `makeHarness` is called once per test. */
 export function retainStoreSuite(name: string, makeHarness: () => RetainStoreHarness): void {
-  function run(title: string, body: (h: RetainStoreHarness) => Promise<void>): void {
-    Deno.test(`${name}: ${title}`, async () => {
-      const h = makeHarness();
-      try {
-        await body(h);
-      } finally {
-        await h.cleanup();
-      }
-    });
-  }
+  const run = caseRunner(name, makeHarness);
 
   async function reopen(
     h: RetainStoreHarness,
