@@ -11,6 +11,7 @@ import {
   type FrameError,
   type ListenerConfig,
   type MqttConnection,
+  type RunningListener,
   type TransportLimits,
 } from "./types.ts";
 
@@ -414,6 +415,36 @@ function tlsConfig(certs: TestCerts, extra: Partial<ListenerConfig> = {}): Liste
   });
 }
 
+/**
+ * A TLS/WSS listener test: fresh certificates, a recording handler and a
+ * listener of `kind`, closed after `body`; skipped without openssl.
+ */
+function certTest(
+  name: string,
+  kind: "tls" | "wss",
+  extraConfig: Partial<ListenerConfig>,
+  extraLimits: Partial<TransportLimits>,
+  body: (certs: TestCerts, listener: RunningListener, conns: Recorded[]) => Promise<void>,
+): void {
+  Deno.test({
+    name,
+    ignore: !haveOpenssl,
+    fn: () =>
+      withCerts(async (certs) => {
+        const { conns, handler } = recordingHandler();
+        const listener = await startListener(
+          kind,
+          tlsConfig(certs, extraConfig),
+          limits(extraLimits),
+          handler,
+          silentLogger,
+        );
+        await body(certs, listener, conns);
+        await listener.close();
+      }),
+  });
+}
+
 async function tlsPeer(
   port: number,
   certs: TestCerts,
@@ -434,155 +465,111 @@ async function tlsPeer(
   return peer;
 }
 
-Deno.test({
-  name: "tls: optional client certificates; the subject CN reaches the session",
-  ignore: !haveOpenssl,
-  fn: () =>
-    withCerts(async (certs) => {
-      const { conns, handler } = recordingHandler();
-      const listener = await startListener(
-        "tls",
-        tlsConfig(certs),
-        limits(),
-        handler,
-        silentLogger,
-      );
-      const anon = await tlsPeer(listener.port, certs, "none");
-      anon.write(PINGREQ);
-      await waitFor("PINGRESP", () => anon.received.length === 2);
-      const good = await tlsPeer(listener.port, certs, "good");
-      good.write(PINGREQ);
-      await waitFor("PINGRESP", () => good.received.length === 2);
-      assertEquals(conns.length, 2);
-      assertEquals(conns[0].conn.clientCertificate, null);
-      const cert = conns[1].conn.clientCertificate;
-      assertEquals(cert?.subjectCN, "client1");
-      assertEquals(cert?.subject.O, "acme");
-      assertEquals(cert?.issuerCN, "ca");
-      assertEquals(cert?.authorized, true);
-      assert(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/.test(cert?.fingerprint256 ?? ""));
-      anon.end();
-      good.end();
-      await listener.close();
-    }),
+certTest(
+  "tls: optional client certificates; the subject CN reaches the session",
+  "tls",
+  {},
+  {},
+  async (certs, listener, conns) => {
+    const anon = await tlsPeer(listener.port, certs, "none");
+    anon.write(PINGREQ);
+    await waitFor("PINGRESP", () => anon.received.length === 2);
+    const good = await tlsPeer(listener.port, certs, "good");
+    good.write(PINGREQ);
+    await waitFor("PINGRESP", () => good.received.length === 2);
+    assertEquals(conns.length, 2);
+    assertEquals(conns[0].conn.clientCertificate, null);
+    const cert = conns[1].conn.clientCertificate;
+    assertEquals(cert?.subjectCN, "client1");
+    assertEquals(cert?.subject.O, "acme");
+    assertEquals(cert?.issuerCN, "ca");
+    assertEquals(cert?.authorized, true);
+    assert(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/.test(cert?.fingerprint256 ?? ""));
+    anon.end();
+    good.end();
+  },
+);
+
+certTest(
+  "tls: requireClientCert refuses clients without a CA-signed certificate",
+  "tls",
+  { requireClientCert: true },
+  {},
+  async (certs, listener, conns) => {
+    const anon = await tlsPeer(listener.port, certs, "none");
+    anon.write(PINGREQ);
+    await anon.waitClosed();
+    const stranger = await tlsPeer(listener.port, certs, "stranger");
+    stranger.write(PINGREQ);
+    await stranger.waitClosed();
+    assertEquals(anon.received.length + stranger.received.length, 0);
+    const good = await tlsPeer(listener.port, certs, "good");
+    good.write(PINGREQ);
+    await waitFor("PINGRESP", () => good.received.length === 2);
+    assertEquals(conns.length, 1);
+    assertEquals(conns[0].conn.clientCertificate?.subjectCN, "client1");
+    good.end();
+  },
+);
+
+certTest(
+  "tls: a client that never completes the handshake is closed at the connect timeout",
+  "tls",
+  {},
+  { connectTimeoutMs: 100 },
+  async (_certs, listener, conns) => {
+    const raw = await tcpPeer(listener.port);
+    await raw.waitClosed();
+    assertEquals(conns.length, 0);
+    assertEquals(listener.stats().handshakeTimeouts, 1);
+  },
+);
+
+certTest("tls: admission happens before the handshake (maxConnections)", "tls", {}, {
+  maxConnections: 1,
+}, async (certs, listener, conns) => {
+  const first = await tlsPeer(listener.port, certs, "none");
+  first.write(PINGREQ);
+  await waitFor("PINGRESP", () => first.received.length === 2);
+  const second = await tcpPeer(listener.port);
+  await second.waitClosed();
+  assertEquals(listener.stats().rejected["max-connections"], 1);
+  assertEquals(conns.length, 1);
+  first.end();
 });
 
-Deno.test({
-  name: "tls: requireClientCert refuses clients without a CA-signed certificate",
-  ignore: !haveOpenssl,
-  fn: () =>
-    withCerts(async (certs) => {
-      const { conns, handler } = recordingHandler();
-      const listener = await startListener(
-        "tls",
-        tlsConfig(certs, { requireClientCert: true }),
-        limits(),
-        handler,
-        silentLogger,
-      );
-      const anon = await tlsPeer(listener.port, certs, "none");
-      anon.write(PINGREQ);
-      await anon.waitClosed();
-      const stranger = await tlsPeer(listener.port, certs, "stranger");
-      stranger.write(PINGREQ);
-      await stranger.waitClosed();
-      assertEquals(anon.received.length + stranger.received.length, 0);
-      const good = await tlsPeer(listener.port, certs, "good");
-      good.write(PINGREQ);
-      await waitFor("PINGRESP", () => good.received.length === 2);
-      assertEquals(conns.length, 1);
-      assertEquals(conns[0].conn.clientCertificate?.subjectCN, "client1");
-      good.end();
-      await listener.close();
-    }),
-});
-
-Deno.test({
-  name: "tls: a client that never completes the handshake is closed at the connect timeout",
-  ignore: !haveOpenssl,
-  fn: () =>
-    withCerts(async (certs) => {
-      const { conns, handler } = recordingHandler();
-      const listener = await startListener(
-        "tls",
-        tlsConfig(certs),
-        limits({ connectTimeoutMs: 100 }),
-        handler,
-        silentLogger,
-      );
-      const raw = await tcpPeer(listener.port);
-      await raw.waitClosed();
-      assertEquals(conns.length, 0);
-      assertEquals(listener.stats().handshakeTimeouts, 1);
-      await listener.close();
-    }),
-});
-
-Deno.test({
-  name: "tls: admission happens before the handshake (maxConnections)",
-  ignore: !haveOpenssl,
-  fn: () =>
-    withCerts(async (certs) => {
-      const { conns, handler } = recordingHandler();
-      const listener = await startListener(
-        "tls",
-        tlsConfig(certs),
-        limits({ maxConnections: 1 }),
-        handler,
-        silentLogger,
-      );
-      const first = await tlsPeer(listener.port, certs, "none");
-      first.write(PINGREQ);
-      await waitFor("PINGRESP", () => first.received.length === 2);
-      const second = await tcpPeer(listener.port);
-      await second.waitClosed();
-      assertEquals(listener.stats().rejected["max-connections"], 1);
-      assertEquals(conns.length, 1);
-      first.end();
-      await listener.close();
-    }),
-});
-
-Deno.test({
-  name: "wss: MQTT over secure WebSocket with a client certificate",
-  ignore: !haveOpenssl,
-  fn: () =>
-    withCerts(async (certs) => {
-      const { conns, handler } = recordingHandler();
-      const listener = await startListener(
-        "wss",
-        tlsConfig(certs, { path: "/custom", requireClientCert: true }),
-        limits(),
-        handler,
-        silentLogger,
-      );
-      const read = (p: string) => Deno.readTextFileSync(p);
-      const peer = await wsPeer(`wss://127.0.0.1:${listener.port}/custom`, ["mqtt"], {
+certTest(
+  "wss: MQTT over secure WebSocket with a client certificate",
+  "wss",
+  { path: "/custom", requireClientCert: true },
+  {},
+  async (certs, listener, conns) => {
+    const read = (p: string) => Deno.readTextFileSync(p);
+    const peer = await wsPeer(`wss://127.0.0.1:${listener.port}/custom`, ["mqtt"], {
+      ca: read(certs.caCert),
+      cert: read(certs.clientCert),
+      key: read(certs.clientKey),
+    });
+    peer.ws.send(PINGREQ);
+    await waitFor("PINGRESP", () => peer.received.length === 2);
+    assertEquals(conns[0].conn.listener, "wss");
+    const refused = await new Promise<string>((resolve) => {
+      const ws = new WebSocket(`wss://127.0.0.1:${listener.port}/custom`, ["mqtt"], {
         ca: read(certs.caCert),
-        cert: read(certs.clientCert),
-        key: read(certs.clientKey),
       });
-      peer.ws.send(PINGREQ);
-      await waitFor("PINGRESP", () => peer.received.length === 2);
-      assertEquals(conns[0].conn.listener, "wss");
-      const refused = await new Promise<string>((resolve) => {
-        const ws = new WebSocket(`wss://127.0.0.1:${listener.port}/custom`, ["mqtt"], {
-          ca: read(certs.caCert),
-        });
-        ws.on("error", () => resolve("error"));
-        ws.on("open", () => {
-          ws.terminate();
-          resolve("opened");
-        });
+      ws.on("error", () => resolve("error"));
+      ws.on("open", () => {
+        ws.terminate();
+        resolve("opened");
       });
-      assertEquals(refused, "error", "no client certificate: refused");
-      assertEquals(conns.length, 1);
-      assertEquals(conns[0].conn.clientCertificate?.subjectCN, "client1");
-      peer.ws.close();
-      await waitFor("onClose", () => conns[0].closes === 1);
-      await listener.close();
-    }),
-});
+    });
+    assertEquals(refused, "error", "no client certificate: refused");
+    assertEquals(conns.length, 1);
+    assertEquals(conns[0].conn.clientCertificate?.subjectCN, "client1");
+    peer.ws.close();
+    await waitFor("onClose", () => conns[0].closes === 1);
+  },
+);
 
 Deno.test("tcp: backpressure — write() turns false, onDrain follows when the peer reads; a slow consumer is destroyed", async () => {
   let drains = 0;
