@@ -35,7 +35,7 @@ import {
   type GroupWrite,
   type ReplicaId,
 } from "../storage/logStorage.ts";
-import { EMPTY_CONF_STATE } from "../storage/memoryLogStore.ts";
+import { EMPTY_CONF_STATE } from "../storage/logRules.ts";
 import { MirrorMismatchError, type MirrorOpener, SimDisk } from "./disk.ts";
 import { decodeCommand, KvStateMachine } from "./kv.ts";
 import { checkOperations, formatHistory, kvModel, type KvOperation } from "./linearizability.ts";
@@ -149,27 +149,7 @@ class Simulation {
   readonly net: SimNetwork;
   readonly checker = new SafetyChecker();
   readonly replicas = new Map<ReplicaId, Replica>();
-  readonly stats: SimStats = {
-    ticks: 0,
-    messagesSent: 0,
-    messagesDropped: 0,
-    crashes: 0,
-    crashesMidPersist: 0,
-    restarts: 0,
-    partitions: 0,
-    confChangesProposed: 0,
-    confChangesApplied: 0,
-    transfers: 0,
-    snapshotsCreated: 0,
-    snapshotsInstalled: 0,
-    leaderChanges: 0,
-    opsCompleted: 0,
-    readIndexReads: 0,
-    opsUnknown: 0,
-    historyOps: 0,
-    linearizabilitySteps: 0,
-    maxMembers: 0,
-  };
+  readonly stats: SimStats = emptyStats();
   now = 0;
   faultsOn = true;
   /** Whether clients issue new requests (off while replicas catch up at the end). */

@@ -20,24 +20,16 @@ import {
   type Snapshot,
   UnavailableError,
 } from "./logStorage.ts";
-
-/** The configuration of a group that has never had one. */
-export const EMPTY_CONF_STATE: ConfState = Object.freeze({
-  voters: [],
-  learners: [],
-  votersOutgoing: [],
-  learnersNext: [],
-  autoLeave: false,
-});
-
-/** The hard state of a group that has never written one. */
-export const EMPTY_HARD_STATE: HardState = Object.freeze({ term: 0, vote: null, commit: 0 });
-
-/** The snapshot of a group that has never installed one (index 0, term 0). */
-export const EMPTY_SNAPSHOT: Snapshot = Object.freeze({
-  metadata: Object.freeze({ index: 0, term: 0, confState: EMPTY_CONF_STATE }),
-  data: new Uint8Array(0),
-});
+import {
+  appendGapError,
+  assertContiguous,
+  cached,
+  compactPastLastError,
+  EMPTY_HARD_STATE,
+  EMPTY_SNAPSHOT,
+  entryBytes,
+  snapshotTooOldError,
+} from "./logRules.ts";
 
 /** Mutable state of one group; `entries[i].index === dummyIndex + 1 + i`. */
 interface MemGroupState {
@@ -65,27 +57,6 @@ function newGroupState(): MemGroupState {
 
 function cloneGroupState(s: MemGroupState): MemGroupState {
   return { ...s, entries: s.entries.slice() };
-}
-
-/** Size of an entry's payload, the unit of `maxBytes` limits. */
-export function entryBytes(e: Entry): number {
-  return e.data.length;
-}
-
-/**
- * Validates that `entries` is a contiguous run (indexes increasing by one).
- * Shared by the storage implementations.
- */
-export function assertContiguous(groupId: GroupId, entries: readonly Entry[]): void {
-  for (let i = 1; i < entries.length; i++) {
-    if (entries[i].index !== entries[i - 1].index + 1) {
-      throw new RangeError(
-        `group ${groupId}: entries to append are not contiguous (index ${
-          entries[i - 1].index
-        } followed by ${entries[i].index})`,
-      );
-    }
-  }
 }
 
 /** Read view over a {@link MemGroupState}; always sees the store's current state. */
@@ -150,11 +121,7 @@ function applyGroupWrite(s: MemGroupState, w: GroupWrite): void {
   if (w.snapshot !== undefined) {
     const meta = w.snapshot.metadata;
     if (meta.index < s.dummyIndex) {
-      throw new RangeError(
-        `group ${w.groupId}: snapshot at index ${meta.index} is older than the compacted log (first index ${
-          s.dummyIndex + 1
-        })`,
-      );
+      throw snapshotTooOldError(w.groupId, meta.index, s.dummyIndex);
     }
     const last = s.dummyIndex + s.entries.length;
     const matches = meta.index <= last &&
@@ -173,9 +140,7 @@ function applyGroupWrite(s: MemGroupState, w: GroupWrite): void {
     const last = s.dummyIndex + s.entries.length;
     const first = w.entries[0].index;
     if (first > last + 1) {
-      throw new RangeError(
-        `group ${w.groupId}: appending at index ${first} would leave a gap after last index ${last}`,
-      );
+      throw appendGapError(w.groupId, first, last);
     }
     // Entries at or below the compaction point are committed and already discarded.
     const skip = Math.max(0, s.dummyIndex + 1 - first);
@@ -189,9 +154,7 @@ function applyGroupWrite(s: MemGroupState, w: GroupWrite): void {
   if (w.compactTo !== undefined && w.compactTo > s.dummyIndex) {
     const last = s.dummyIndex + s.entries.length;
     if (w.compactTo > last) {
-      throw new RangeError(
-        `group ${w.groupId}: cannot compact to ${w.compactTo}, past last index ${last}`,
-      );
+      throw compactPastLastError(w.groupId, w.compactTo, last);
     }
     const k = w.compactTo - s.dummyIndex;
     s.dummyTerm = s.entries[k - 1].term;
@@ -210,11 +173,7 @@ function validateGroupWrite(s: MemGroupState, w: GroupWrite): void {
   if (w.snapshot !== undefined) {
     const meta = w.snapshot.metadata;
     if (meta.index < dummy) {
-      throw new RangeError(
-        `group ${w.groupId}: snapshot at index ${meta.index} is older than the compacted log (first index ${
-          dummy + 1
-        })`,
-      );
+      throw snapshotTooOldError(w.groupId, meta.index, dummy);
     }
     const matches = meta.index <= last &&
       (meta.index === dummy ? s.dummyTerm : s.entries[meta.index - dummy - 1].term) === meta.term;
@@ -225,17 +184,13 @@ function validateGroupWrite(s: MemGroupState, w: GroupWrite): void {
     assertContiguous(w.groupId, w.entries);
     const first = w.entries[0].index;
     if (first > last + 1) {
-      throw new RangeError(
-        `group ${w.groupId}: appending at index ${first} would leave a gap after last index ${last}`,
-      );
+      throw appendGapError(w.groupId, first, last);
     }
     const end = w.entries[w.entries.length - 1].index;
     if (end > dummy) last = end;
   }
   if (w.compactTo !== undefined && w.compactTo > dummy && w.compactTo > last) {
-    throw new RangeError(
-      `group ${w.groupId}: cannot compact to ${w.compactTo}, past last index ${last}`,
-    );
+    throw compactPastLastError(w.groupId, w.compactTo, last);
   }
 }
 
@@ -250,22 +205,12 @@ export class MemoryLogStore implements LogStore {
   /** @internal Current state of a group (created empty if absent). */
   stateOf(groupId: GroupId): MemGroupState {
     this.#assertOpen();
-    let s = this.#groups.get(groupId);
-    if (s === undefined) {
-      s = newGroupState();
-      this.#groups.set(groupId, s);
-    }
-    return s;
+    return cached(this.#groups, groupId, newGroupState);
   }
 
   group(groupId: GroupId): GroupLogStorage {
     this.#assertOpen();
-    let v = this.#views.get(groupId);
-    if (v === undefined) {
-      v = new MemoryGroupLogStorage(groupId, this);
-      this.#views.set(groupId, v);
-    }
-    return v;
+    return cached(this.#views, groupId, () => new MemoryGroupLogStorage(groupId, this));
   }
 
   groups(): GroupId[] {
@@ -290,12 +235,7 @@ export class MemoryLogStore implements LogStore {
         validateGroupWrite(cur ?? newGroupState(), w);
       }
       for (const w of batch) {
-        let cur = this.#groups.get(w.groupId);
-        if (cur === undefined) {
-          cur = newGroupState();
-          this.#groups.set(w.groupId, cur);
-        }
-        applyGroupWrite(cur, w);
+        applyGroupWrite(cached(this.#groups, w.groupId, newGroupState), w);
       }
       this.writeBatches++;
       return;

@@ -5,12 +5,8 @@
  */
 
 export * from "./logStorage.ts";
-export {
-  EMPTY_CONF_STATE,
-  EMPTY_HARD_STATE,
-  EMPTY_SNAPSHOT,
-  MemoryLogStore,
-} from "./memoryLogStore.ts";
+export { EMPTY_CONF_STATE, EMPTY_HARD_STATE, EMPTY_SNAPSHOT } from "./logRules.ts";
+export { MemoryLogStore } from "./memoryLogStore.ts";
 export {
   SqliteLogStore,
   type SqliteLogStoreOptions,

@@ -54,11 +54,15 @@ import {
   UnavailableError,
 } from "./logStorage.ts";
 import {
+  appendGapError,
   assertContiguous,
+  cached,
+  compactPastLastError,
   EMPTY_HARD_STATE,
   EMPTY_SNAPSHOT,
   entryBytes,
-} from "./memoryLogStore.ts";
+  snapshotTooOldError,
+} from "./logRules.ts";
 
 /** Options of {@link SqliteLogStore.open}. */
 export interface SqliteLogStoreOptions {
@@ -536,12 +540,7 @@ export class SqliteLogStore implements LogStore {
 
   group(groupId: GroupId): GroupLogStorage {
     this.#assertOpen();
-    let v = this.#views.get(groupId);
-    if (v === undefined) {
-      v = new SqliteGroupLogStorage(groupId, this);
-      this.#views.set(groupId, v);
-    }
-    return v;
+    return cached(this.#views, groupId, () => new SqliteGroupLogStorage(groupId, this));
   }
 
   groups(): GroupId[] {
@@ -611,11 +610,7 @@ export class SqliteLogStore implements LogStore {
     if (w.snapshot !== undefined) {
       const meta = w.snapshot.metadata;
       if (meta.index < m.dummyIndex) {
-        throw new RangeError(
-          `group ${m.name}: snapshot at index ${meta.index} is older than the compacted log (first index ${
-            m.dummyIndex + 1
-          })`,
-        );
+        throw snapshotTooOldError(m.name, meta.index, m.dummyIndex);
       }
       const matches = meta.index <= m.lastIndex && termOf(m, meta.index) === meta.term;
       if (matches) {
@@ -646,9 +641,7 @@ export class SqliteLogStore implements LogStore {
       assertContiguous(m.name, w.entries);
       const first = w.entries[0].index;
       if (first > m.lastIndex + 1) {
-        throw new RangeError(
-          `group ${m.name}: appending at index ${first} would leave a gap after last index ${m.lastIndex}`,
-        );
+        throw appendGapError(m.name, first, m.lastIndex);
       }
       const skip = Math.max(0, m.dummyIndex + 1 - first);
       if (skip < w.entries.length) {
@@ -680,9 +673,7 @@ export class SqliteLogStore implements LogStore {
     if (w.hardState !== undefined) m.hardState = w.hardState;
     if (w.compactTo !== undefined && w.compactTo > m.dummyIndex) {
       if (w.compactTo > m.lastIndex) {
-        throw new RangeError(
-          `group ${m.name}: cannot compact to ${w.compactTo}, past last index ${m.lastIndex}`,
-        );
+        throw compactPastLastError(m.name, w.compactTo, m.lastIndex);
       }
       m.dummyTerm = termOf(m, w.compactTo);
       this.#delUpTo.run(m.gid, w.compactTo);

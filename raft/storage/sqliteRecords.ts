@@ -24,7 +24,7 @@ import {
   StorageCorruptionError,
   UnavailableError,
 } from "./logStorage.ts";
-import { entryBytes } from "./memoryLogStore.ts";
+import { entryBytes } from "./logRules.ts";
 
 /** A run of entries with equal term starting at `start`. */
 export interface TermRun {
@@ -60,10 +60,21 @@ export function entryCrc(
   type: number,
   data: Uint8Array,
 ): number {
+  return rowCrc(gid, index, term, (c) => crc32cUpdateU32(c, type), data);
+}
+
+/** CRC-32C of (gid, index, term, what `middle` adds, data length, data). */
+function rowCrc(
+  gid: number,
+  index: number,
+  term: number,
+  middle: (c: number) => number,
+  data: Uint8Array,
+): number {
   let c = crc32cUpdateU32(CRC32C_INIT, gid);
   c = crc32cUpdateUint(c, index);
   c = crc32cUpdateUint(c, term);
-  c = crc32cUpdateU32(c, type);
+  c = middle(c);
   c = crc32cUpdateU32(c, data.length);
   return crc32cFinish(crc32cUpdate(c, data));
 }
@@ -91,12 +102,7 @@ export function snapshotCrc(
   conf: string,
   data: Uint8Array,
 ): number {
-  let c = crc32cUpdateU32(CRC32C_INIT, gid);
-  c = crc32cUpdateUint(c, index);
-  c = crc32cUpdateUint(c, term);
-  c = crc32cUpdateString(c, conf);
-  c = crc32cUpdateU32(c, data.length);
-  return crc32cFinish(crc32cUpdate(c, data));
+  return rowCrc(gid, index, term, (c) => crc32cUpdateString(c, conf), data);
 }
 
 /** Whether an SQLite error message reports a damaged file. */
