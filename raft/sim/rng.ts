@@ -5,6 +5,8 @@
  * @module
  */
 
+import { seededRandom } from "../core/config.ts";
+
 /** A deterministic random source. */
 export class Rng {
   #s0: number;
@@ -14,14 +16,9 @@ export class Rng {
 
   /** Seeds the state with splitmix32 so that nearby seeds diverge. */
   constructor(seed: number) {
-    let x = seed >>> 0;
-    const next = (): number => {
-      x = (x + 0x9e3779b9) >>> 0;
-      let z = x;
-      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-      return (z ^ (z >>> 16)) >>> 0;
-    };
+    // seededRandom yields u32 / 2^32, so scaling back is exact.
+    const splitmix = seededRandom(seed);
+    const next = (): number => splitmix() * 0x1_0000_0000;
     this.#s0 = next();
     this.#s1 = next();
     this.#s2 = next();
