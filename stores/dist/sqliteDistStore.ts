@@ -15,9 +15,9 @@
  */
 import { type AppliedCommand, BatchWriter } from "../sqlite/batchWriter.ts";
 import {
-  openDatabase,
   type OpenDatabaseOptions,
   type OpenedDatabase,
+  openStoreDatabase,
   StoreClosedError,
   withCorruptionCheck,
 } from "../sqlite/database.ts";
@@ -62,17 +62,16 @@ export class SqliteDistStore implements DistStore {
    * already opened database (which the caller keeps and closes).
    */
   constructor(db: string | OpenedDatabase, options: SqliteDistStoreOptions = {}) {
-    this.#ownsDb = typeof db === "string";
-    this.#opened = typeof db === "string" ? openDatabase(db, options) : db;
-    try {
-      const path = this.#opened.path;
-      this.#sm = withCorruptionCheck(path, () => new DistStateMachine(this.#opened.db, path));
-      this.#index = new RouteIndex({ matchCacheEntries: options.matchCacheEntries });
-      for (const r of withCorruptionCheck(path, () => this.#sm.loadAll())) this.#index.put(r);
-    } catch (err) {
-      if (this.#ownsDb) this.#opened.db.close();
-      throw err;
-    }
+    const { opened, ownsDb, state } = openStoreDatabase(db, options, ({ db, path }) => {
+      const sm = withCorruptionCheck(path, () => new DistStateMachine(db, path));
+      const index = new RouteIndex({ matchCacheEntries: options.matchCacheEntries });
+      for (const r of withCorruptionCheck(path, () => sm.loadAll())) index.put(r);
+      return { sm, index };
+    });
+    this.#opened = opened;
+    this.#ownsDb = ownsDb;
+    this.#sm = state.sm;
+    this.#index = state.index;
     this.#writer = new BatchWriter({
       name: `dist store ${this.#opened.path}`,
       opened: this.#opened,

@@ -9,9 +9,9 @@
 import type { ClientKey, SubscriptionOptions } from "../message.ts";
 import { BatchWriter, type BatchWriterStats } from "../sqlite/batchWriter.ts";
 import {
-  openDatabase,
   type OpenDatabaseOptions,
   type OpenedDatabase,
+  openStoreDatabase,
   withCorruptionCheck,
 } from "../sqlite/database.ts";
 import { type InboxCommand, type InboxCommandResult, InboxStateMachine } from "./inboxCommands.ts";
@@ -77,23 +77,24 @@ export class SqliteInboxStore implements InboxStore {
     options: SqliteInboxStoreOptions = {},
   ) {
     validateInboxLimits(limits);
-    this.#ownsDb = typeof db === "string";
-    this.#opened = typeof db === "string" ? openDatabase(db, options) : db;
-    const path = this.#opened.path;
-    try {
-      this.#sm = withCorruptionCheck(
-        path,
-        () =>
-          new InboxStateMachine(this.#opened.db, path, {
-            limits: { ...limits },
-            maxCachedInboxes: options.maxCachedInboxes,
-            recentEntries: options.recentEntries,
-          }),
-      );
-    } catch (err) {
-      if (this.#ownsDb) this.#opened.db.close();
-      throw err;
-    }
+    const { opened, ownsDb, state } = openStoreDatabase(
+      db,
+      options,
+      ({ db, path }) =>
+        withCorruptionCheck(
+          path,
+          () =>
+            new InboxStateMachine(db, path, {
+              limits: { ...limits },
+              maxCachedInboxes: options.maxCachedInboxes,
+              recentEntries: options.recentEntries,
+            }),
+        ),
+    );
+    this.#opened = opened;
+    this.#ownsDb = ownsDb;
+    this.#sm = state;
+    const path = opened.path;
     this.#writer = new BatchWriter({
       name: `inbox store ${path}`,
       opened: this.#opened,

@@ -9,9 +9,9 @@
 import type { StoredMessage } from "../message.ts";
 import { BatchWriter } from "../sqlite/batchWriter.ts";
 import {
-  openDatabase,
   type OpenDatabaseOptions,
   type OpenedDatabase,
+  openStoreDatabase,
   StoreClosedError,
   withCorruptionCheck,
 } from "../sqlite/database.ts";
@@ -54,22 +54,21 @@ export class SqliteRetainStore implements RetainStore {
    */
   constructor(db: string | OpenedDatabase, options: SqliteRetainStoreOptions) {
     validateRetainLimits(options);
-    this.#ownsDb = typeof db === "string";
-    this.#opened = typeof db === "string" ? openDatabase(db, options) : db;
-    const path = this.#opened.path;
-    try {
-      this.#sm = withCorruptionCheck(
+    const { opened, ownsDb, state } = openStoreDatabase(db, options, ({ db, path }) => {
+      const sm = withCorruptionCheck(
         path,
         () =>
-          new RetainStateMachine(this.#opened.db, path, {
+          new RetainStateMachine(db, path, {
             maxRetainedPerTenant: options.maxRetainedPerTenant,
           }),
       );
-      for (const ref of withCorruptionCheck(path, () => this.#sm.loadRefs())) this.#put(ref);
-    } catch (err) {
-      if (this.#ownsDb) this.#opened.db.close();
-      throw err;
-    }
+      for (const ref of withCorruptionCheck(path, () => sm.loadRefs())) this.#put(ref);
+      return sm;
+    });
+    this.#opened = opened;
+    this.#ownsDb = ownsDb;
+    this.#sm = state;
+    const path = opened.path;
     this.#writer = new BatchWriter({
       name: `retain store ${path}`,
       opened: this.#opened,

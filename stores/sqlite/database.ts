@@ -76,6 +76,35 @@ export function isCorruptionError(err: unknown): boolean {
   return CORRUPT_PATTERNS.some((p) => msg.includes(p));
 }
 
+/** A store's database, and the state the store loaded from it. */
+export interface StoreDatabase<T> {
+  readonly opened: OpenedDatabase;
+  /** Whether the database was opened here (the store closes it) rather than given. */
+  readonly ownsDb: boolean;
+  readonly state: T;
+}
+
+/**
+ * Opens a store on the database file `db` (created if absent; the store owns
+ * it) or on an already opened database (which the caller keeps and closes),
+ * and loads the store's state with `load`. If `load` throws, a database
+ * opened here is closed again and the error passes through.
+ */
+export function openStoreDatabase<T>(
+  db: string | OpenedDatabase,
+  options: OpenDatabaseOptions,
+  load: (opened: OpenedDatabase) => T,
+): StoreDatabase<T> {
+  const ownsDb = typeof db === "string";
+  const opened = typeof db === "string" ? openDatabase(db, options) : db;
+  try {
+    return { opened, ownsDb, state: load(opened) };
+  } catch (err) {
+    if (ownsDb) opened.db.close();
+    throw err;
+  }
+}
+
 /**
  * Runs `body`; a corruption error from SQLite becomes a {@link StoreCorruptError}
  * naming `path`, anything else passes through unchanged.
