@@ -7,6 +7,12 @@
  * (the rules of the dist commands) and reverts them with {@link RouteIndex.undo}
  * if their write fails.
  *
+ * Memory: the index has no limit of its own; it holds one entry per stored
+ * route, so it is bounded by what bounds the routes (the broker's
+ * `maxSubscriptionsPerSession` times the sessions). Tenants and filters left
+ * without routes are dropped. Match results are not kept per tenant: only the
+ * shared LRU cache holds them, at most `matchCacheEntries` entries.
+ *
  * @module
  */
 import type { MatchResult, Route, RouteKey, RouteRemoval } from "./distStore.ts";
