@@ -180,8 +180,8 @@ export class InboxStateMachine {
     return row[col] === null ? null : this.#int(row, col, table);
   }
 
-  #meta(key: Key): CachedMeta | null {
-    const ks = keyString(key);
+  /** The inbox's meta (cached); `ks` is `keyString(key)` when the caller has it. */
+  #meta(key: Key, ks: string = keyString(key)): CachedMeta | null {
     const hit = this.#cache.get(ks);
     if (hit !== undefined) return hit;
     const row = this.#s.metaGet.get(key.tenant, key.clientId);
@@ -244,8 +244,8 @@ export class InboxStateMachine {
     return this.#meta(key)?.incarnation !== incarnation;
   }
 
-  #live(key: Key, incarnation: number): CachedMeta | null {
-    const m = this.#meta(key);
+  #live(key: Key, incarnation: number, ks?: string): CachedMeta | null {
+    const m = this.#meta(key, ks);
     return m !== null && m.incarnation === incarnation ? m : null;
   }
 
@@ -506,7 +506,7 @@ export class InboxStateMachine {
     for (const it of items) {
       const { key } = it;
       const ks = keyString(key);
-      const m = this.#live(key, it.incarnation);
+      const m = this.#live(key, it.incarnation, ks);
       if (m === null) {
         results.push({ ok: false, reason: "no-inbox" });
         continue;
@@ -552,14 +552,16 @@ export class InboxStateMachine {
       );
       m.lastSeq = seq;
       m.queuedCount++;
-      this.#recent.appended(ks, {
-        seq,
-        message: it.message,
-        qos: it.qos,
-        retain: it.retain,
-        subscriptionIds: [...it.subscriptionIds],
-        state: "queued",
-      });
+      if (this.#recent.enabled) {
+        this.#recent.appended(ks, {
+          seq,
+          message: it.message,
+          qos: it.qos,
+          retain: it.retain,
+          subscriptionIds: [...it.subscriptionIds],
+          state: "queued",
+        });
+      }
       results.push({ ok: true, seq, evictedSeq });
     }
     return results;

@@ -86,6 +86,11 @@ export class RecentEntries {
     this.#windows.delete(key);
   }
 
+  /** Whether entries are kept at all (`maxEntriesPerInbox` > 0); if not, `appended` is a no-op. */
+  get enabled(): boolean {
+    return this.#perInbox > 0;
+  }
+
   /** A row was appended with `entry.seq` = the inbox's previous lastSeq + 1. */
   appended(key: string, entry: InboxEntry): void {
     if (this.#perInbox === 0) return;
