@@ -105,9 +105,17 @@ export interface BrokerContext {
   readonly receivers: Map<string, Session>;
   /** When this broker started (ms): queued messages older than this may have been sent by a previous run. */
   readonly startedAtMs: number;
-  /** Highest seq sent per persistent session (key string), to set DUP on resend. */
+  /**
+   * Highest seq sent per persistent session (key string), to set DUP on
+   * resend. At most one entry per persistent session: removed when the
+   * session expires, ends with expiry 0, or connects with clean start.
+   */
   readonly sentHighWater: Map<string, number>;
-  /** Wills waiting for their delay, by key string (`tenant\0clientId`). */
+  /**
+   * Wills waiting for their delay, by key string (`tenant\0clientId`). At
+   * most one per disconnected session: removed when published (delay over or
+   * session expired) or when the client reconnects.
+   */
   readonly pendingWills: Map<string, PendingWill>;
   /** True once close() began. */
   readonly closing: boolean;

@@ -59,6 +59,11 @@ export class Outbound {
   private avgEntryBytes = 1024;
   private dirty = true;
   private disposed = false;
+  /**
+   * At most the seq of every in-flight entry (persistent mode), so
+   * {@link withinIdSpan} can skip scanning the in-flight table per message.
+   */
+  private minSeqBound = Infinity;
 
   constructor(private readonly s: Session, readonly persistent: boolean) {}
 
@@ -66,8 +71,10 @@ export class Outbound {
     return this.inflightMap ?? NO_INFLIGHT;
   }
 
-  private track(): Map<number, InflightEntry> {
-    return this.inflightMap ??= new Map();
+  /** Puts an entry in flight under packet id `id`. */
+  private track(id: number, entry: InflightEntry): void {
+    (this.inflightMap ??= new Map()).set(id, entry);
+    if (entry.seq < this.minSeqBound) this.minSeqBound = entry.seq;
   }
 
   /** Window size: min(server maxInflightOutbound, client Receive Maximum). */
@@ -132,7 +139,7 @@ export class Outbound {
 
   private sendTransient(item: QueuedItem, cache: PublishEncodingCache | null): void {
     const id = this.allocPacketId();
-    this.track().set(id, { seq: 0, qos: item.qos, released: false });
+    this.track(id, { seq: 0, qos: item.qos, released: false });
     const c = cache ?? new PublishEncodingCache(item.message, this.s.ctx.nowMs());
     if (!this.sendPublish(c, item.qos, item.retain, item.subscriptionIds, id, false)) {
       this.inflight.delete(id);
@@ -311,9 +318,13 @@ export class Outbound {
     this.pump();
   }
 
+  /** True when `seq` is less than 65535 above every in-flight seq (packet ids stay distinct). */
   private withinIdSpan(seq: number): boolean {
-    for (const e of this.inflight.values()) if (seq - e.seq >= 65535) return false;
-    return true;
+    if (seq - this.minSeqBound < 65535) return true;
+    let min = Infinity;
+    for (const e of this.inflight.values()) if (e.seq < min) min = e.seq;
+    this.minSeqBound = min;
+    return seq - min < 65535;
   }
 
   private sendEntry(
@@ -331,7 +342,7 @@ export class Outbound {
       return;
     }
     const id = packetIdForSeq(seq);
-    this.track().set(id, { seq, qos, released: false });
+    this.track(id, { seq, qos, released: false });
     const hw = s.ctx.sentHighWater;
     if ((hw.get(s.keyString) ?? 0) < seq) hw.set(s.keyString, seq);
     if (!this.sendPublish(cache, qos, retain, ids, id, dup)) {
@@ -395,7 +406,7 @@ export class Outbound {
       this.prefetchHead++;
       if (e.state === "released") {
         const id = packetIdForSeq(e.seq);
-        this.track().set(id, { seq: e.seq, qos: 2, released: true });
+        this.track(id, { seq: e.seq, qos: 2, released: true });
         if (!s.conn.write(encodeAck(6, s.version ?? 4, id))) markCongested(s);
         continue;
       }
