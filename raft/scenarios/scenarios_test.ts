@@ -5,7 +5,7 @@
  */
 
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
-import { Harness } from "./harness.ts";
+import { Harness, type HarnessOptions } from "./harness.ts";
 
 const TESTDATA = new URL("./testdata/", import.meta.url);
 
@@ -24,6 +24,19 @@ async function golden(name: string, h: Harness): Promise<void> {
     throw new Error(`missing golden file ${url.pathname}; run with UPDATE=1\n${out}`);
   }
   strictEqual(out, want, `transcript of ${name} differs from testdata (UPDATE=1 to accept)`);
+}
+
+/**
+ * Voters 1, 2, 3 (plus `outsiders`, in no configuration) where 1 has won an
+ * election and everything is delivered.
+ */
+function ledBy1(options: HarnessOptions = {}, outsiders: string[] = []): Harness {
+  const h = new Harness(options);
+  h.addNodes(["1", "2", "3"]);
+  if (outsiders.length > 0) h.addNodes(outsiders, []);
+  h.campaign("1");
+  h.stabilize();
+  return h;
 }
 
 function state(h: Harness, id: string) {
@@ -85,10 +98,7 @@ Deno.test("figure 8: an old-term entry on a majority is not committed and may be
 });
 
 Deno.test("a leader isolated by a partition is replaced; its uncommitted entry is discarded", async () => {
-  const h = new Harness();
-  h.addNodes(["1", "2", "3"]);
-  h.campaign("1");
-  h.stabilize();
+  const h = ledBy1();
   h.propose("1", "x");
   h.stabilize();
   h.isolate("1");
@@ -131,10 +141,7 @@ Deno.test("pre-vote keeps a rejoining node from disrupting a healthy leader", as
   strictEqual(state(h, "1").term, 1);
 
   h.log("# without pre-vote: the rejoining node's higher term deposes the leader");
-  const b = new Harness({ config: { checkQuorum: false, preVote: false } });
-  b.addNodes(["1", "2", "3"]);
-  b.campaign("1");
-  b.stabilize();
+  const b = ledBy1({ config: { checkQuorum: false, preVote: false } });
   b.isolate("3");
   b.tick(40, ["3"]);
   b.heal();
@@ -147,10 +154,7 @@ Deno.test("pre-vote keeps a rejoining node from disrupting a healthy leader", as
 });
 
 Deno.test("check-quorum: a leader that cannot hear a quorum steps down", async () => {
-  const h = new Harness();
-  h.addNodes(["1", "2", "3"]);
-  h.campaign("1");
-  h.stabilize();
+  const h = ledBy1();
   h.isolate("1");
   h.log("# only 1 ticks: it hears no one for an election timeout");
   h.tickUntil(() => state(h, "1").raftState !== "leader", 25, ["1"]);
@@ -166,11 +170,7 @@ Deno.test("check-quorum: a leader that cannot hear a quorum steps down", async (
 });
 
 Deno.test("replacing the leader through joint consensus", async () => {
-  const h = new Harness();
-  h.addNodes(["1", "2", "3"]);
-  h.addNodes(["4"], []);
-  h.campaign("1");
-  h.stabilize();
+  const h = ledBy1({}, ["4"]);
   h.propose("1", "x");
   h.stabilize();
   h.log("# replace 1 by 4 in one change: enter joint [2,3,4]&&[1,2,3], leave automatically;");
@@ -197,10 +197,7 @@ Deno.test("replacing the leader through joint consensus", async () => {
 });
 
 Deno.test("snapshot catch-up of a lagging follower, in bounded chunks", async () => {
-  const h = new Harness({ config: { maxSnapshotChunkBytes: 16 } });
-  h.addNodes(["1", "2", "3"]);
-  h.campaign("1");
-  h.stabilize();
+  const h = ledBy1({ config: { maxSnapshotChunkBytes: 16 } });
   h.crash("3");
   for (const c of ["a=1", "b=2", "c=3", "d=4"]) h.propose("1", c);
   h.stabilize();
@@ -219,11 +216,7 @@ Deno.test("snapshot catch-up of a lagging follower, in bounded chunks", async ()
 });
 
 Deno.test("learner promotion", async () => {
-  const h = new Harness();
-  h.addNodes(["1", "2", "3"]);
-  h.addNodes(["4"], []);
-  h.campaign("1");
-  h.stabilize();
+  const h = ledBy1({}, ["4"]);
   h.propose("1", "x");
   h.proposeConfChange("1", {
     transition: "auto",
@@ -256,10 +249,7 @@ Deno.test("learner promotion", async () => {
 });
 
 Deno.test("forced recovery after losing two of three voters (lossy)", async () => {
-  const h = new Harness();
-  h.addNodes(["1", "2", "3"]);
-  h.campaign("1");
-  h.stabilize();
+  const h = ledBy1();
   h.propose("1", "a");
   h.stabilize();
   h.crash("2");
@@ -281,10 +271,7 @@ Deno.test("forced recovery after losing two of three voters (lossy)", async () =
 });
 
 Deno.test("leader transfer hands leadership to an up-to-date follower", async () => {
-  const h = new Harness();
-  h.addNodes(["1", "2", "3"]);
-  h.campaign("1");
-  h.stabilize();
+  const h = ledBy1();
   h.propose("1", "x");
   h.stabilize();
   h.transferLeader("1", "3");
@@ -299,11 +286,7 @@ Deno.test("leader transfer hands leadership to an up-to-date follower", async ()
 });
 
 Deno.test("demoting the leader to learner through joint consensus", async () => {
-  const h = new Harness();
-  h.addNodes(["1", "2", "3"]);
-  h.addNodes(["4"], []);
-  h.campaign("1");
-  h.stabilize();
+  const h = ledBy1({}, ["4"]);
   h.log("# 4 joins as a learner, then one change promotes 4 and demotes 1 (joint)");
   h.proposeConfChange("1", {
     transition: "auto",
