@@ -9,8 +9,7 @@
  * @module
  */
 
-import { join } from "node:path";
-import { freePorts, NodeProcess, waitUntil } from "./nodeProcess.ts";
+import { freePorts, NodeProcess, waitUntil, writeNodeConfig } from "./nodeProcess.ts";
 
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -24,18 +23,7 @@ if (import.meta.main) {
   const dir = await Deno.makeTempDir({ prefix: "edgemq-measure-" });
   const ports = await freePorts(n);
   const ids = ports.map((p) => `127.0.0.1:${p}`);
-  const configs = ports.map((port, i) => {
-    const path = join(dir, `node${i}.yaml`);
-    Deno.writeTextFileSync(
-      path,
-      `clusterConfig: { env: test, host: 127.0.0.1, port: ${port}, seedEndpoints: "${ids[0]},${
-        ids[1]
-      }", secret: s3cret }\n` +
-        `mqttServiceConfig: { tcpListener: { enable: true, host: 127.0.0.1, port: 0 }, wsListener: { enable: false } }\n` +
-        `stateStoreConfig: { dataDir: ${join(dir, `data${i}`)} }\n`,
-    );
-    return path;
-  });
+  const configs = ports.map((port, i) => writeNodeConfig(dir, i, port, ids));
   const procs: NodeProcess[] = [];
   const retired: NodeProcess[] = [];
   try {

@@ -8,8 +8,7 @@
  * @module
  */
 
-import { join } from "node:path";
-import { freePorts, NodeProcess, waitUntil } from "./nodeProcess.ts";
+import { freePorts, NodeProcess, waitUntil, writeNodeConfig } from "./nodeProcess.ts";
 
 if (import.meta.main) {
   const pauseMs = Number(Deno.args[0] ?? 15_000);
@@ -20,16 +19,7 @@ if (import.meta.main) {
   const procs: NodeProcess[] = [];
   try {
     ports.forEach((port, i) => {
-      const path = join(dir, `node${i}.yaml`);
-      Deno.writeTextFileSync(
-        path,
-        `clusterConfig: { env: test, host: 127.0.0.1, port: ${port}, seedEndpoints: "${ids[0]},${
-          ids[1]
-        }", secret: s3cret }\n` +
-          `mqttServiceConfig: { tcpListener: { enable: true, host: 127.0.0.1, port: 0 }, wsListener: { enable: false } }\n` +
-          `stateStoreConfig: { dataDir: ${join(dir, `data${i}`)} }\n`,
-      );
-      procs.push(new NodeProcess(`node${i}`, path, entry));
+      procs.push(new NodeProcess(`node${i}`, writeNodeConfig(dir, i, port, ids), entry));
     });
     await waitUntil(
       "join",

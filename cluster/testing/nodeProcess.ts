@@ -111,6 +111,24 @@ export class NodeProcess {
   }
 }
 
+/**
+ * Writes the YAML config of test node `i` (cluster on 127.0.0.1:`port`, seeds
+ * `seeds[0]` and `seeds[1]`, MQTT TCP on an ephemeral port, data under `dir`)
+ * and returns its path.
+ */
+export function writeNodeConfig(dir: string, i: number, port: number, seeds: string[]): string {
+  const path = join(dir, `node${i}.yaml`);
+  Deno.writeTextFileSync(
+    path,
+    `clusterConfig: { env: test, host: 127.0.0.1, port: ${port}, seedEndpoints: "${seeds[0]},${
+      seeds[1]
+    }", secret: s3cret }\n` +
+      `mqttServiceConfig: { tcpListener: { enable: true, host: 127.0.0.1, port: 0 }, wsListener: { enable: false } }\n` +
+      `stateStoreConfig: { dataDir: ${join(dir, `data${i}`)} }\n`,
+  );
+  return path;
+}
+
 /** `n` ports that were free a moment ago on 127.0.0.1. */
 export async function freePorts(n: number): Promise<number[]> {
   const servers: net.Server[] = [];
