@@ -14,25 +14,17 @@ import {
   dropClient,
   Inbox,
   inboxOf,
-  type MqttClient,
   uniqueId,
 } from "./harness/clients.ts";
-import { frame, mqttString, RawClient } from "./harness/raw.ts";
+import { frame, mqttString } from "./harness/raw.ts";
+import { type RawConnectOptions, TrackedClients } from "./harness/tracked.ts";
 
 Deno.test("protocol details", async (t) => {
   const b = await startBroker({ ws: false });
-  const open: MqttClient[] = [];
-  const raws: RawClient[] = [];
-  const client = async (v: 4 | 5, extra = {}) => {
-    const c = await connectClient(b, { protocolVersion: v, ...extra });
-    open.push(c);
-    return c;
-  };
-  const raw = async (opts: Parameters<typeof RawClient.connect>[1]) => {
-    const r = await RawClient.connect(b.tcpPort, opts);
-    raws.push(r.client);
-    return r;
-  };
+  const tracked = new TrackedClients(b);
+  const { open } = tracked;
+  const client = (v: 4 | 5, extra = {}) => tracked.client({ protocolVersion: v, ...extra });
+  const raw = (opts: RawConnectOptions) => tracked.raw(opts);
   try {
     for (const v of [4, 5] as const) {
       const tag = v === 4 ? "v3.1.1" : "v5";
@@ -355,8 +347,7 @@ Deno.test("protocol details", async (t) => {
       },
     );
   } finally {
-    for (const c of open) c.end(true);
-    for (const r of raws) r.close();
+    tracked.closeAll();
     await b.stop();
   }
 });

@@ -9,33 +9,24 @@ import { IS_MOSQUITTO, sleep, startBroker } from "./harness/broker.ts";
 import {
   closeClient,
   connackOf,
-  connectClient,
   dropClient,
   Inbox,
   inboxOf,
-  type MqttClient,
   uniqueId,
   waitEvent,
 } from "./harness/clients.ts";
 import { frame, mqttString, type Packet, RawClient } from "./harness/raw.ts";
+import { type RawConnectOptions, TrackedClients } from "./harness/tracked.ts";
 
 const VERSIONS: (4 | 5)[] = [4, 5];
 const vname = (v: 4 | 5) => (v === 4 ? "v3.1.1" : "v5");
 
 Deno.test("wills, keep-alive and sessions", async (t) => {
   const b = await startBroker({ maxKeepAliveSeconds: 30 });
-  const open: MqttClient[] = [];
-  const raws: RawClient[] = [];
-  const client = async (v: 4 | 5, extra = {}) => {
-    const c = await connectClient(b, { protocolVersion: v, ...extra });
-    open.push(c);
-    return c;
-  };
-  const raw = async (opts: Parameters<typeof RawClient.connect>[1]) => {
-    const r = await RawClient.connect(b.tcpPort, opts);
-    raws.push(r.client);
-    return r;
-  };
+  const tracked = new TrackedClients(b);
+  const { raws } = tracked;
+  const client = (v: 4 | 5, extra = {}) => tracked.client({ protocolVersion: v, ...extra });
+  const raw = (opts: RawConnectOptions) => tracked.raw(opts);
   const subscriber = async (v: 4 | 5, filter: string) => {
     const s = await client(v);
     // listen before subscribing: a retained message can arrive in the same read as SUBACK
@@ -637,8 +628,7 @@ Deno.test("wills, keep-alive and sessions", async (t) => {
       },
     );
   } finally {
-    for (const c of open) c.end(true);
-    for (const r of raws) r.close();
+    tracked.closeAll();
     await b.stop();
   }
 });

@@ -8,15 +8,9 @@
 import { Buffer } from "node:buffer";
 import { assert, assertEquals } from "./harness/assert.ts";
 import { edgemqStep, IS_MOSQUITTO, sleep, startBroker } from "./harness/broker.ts";
-import {
-  closeClient,
-  connectClient,
-  Inbox,
-  inboxOf,
-  type MqttClient,
-  uniqueId,
-} from "./harness/clients.ts";
-import { type Packet, RawClient } from "./harness/raw.ts";
+import { closeClient, Inbox, inboxOf, uniqueId } from "./harness/clients.ts";
+import type { Packet, RawClient } from "./harness/raw.ts";
+import { type RawConnectOptions, TrackedClients } from "./harness/tracked.ts";
 
 type PublishPacket = Extract<Packet, { cmd: "publish" }>;
 
@@ -41,18 +35,10 @@ Deno.test("MQTT 5 features", async (t) => {
   const b = await startBroker({
     limits: { maxPacketBytes: BROKER_MAX_PACKET, receiveMaximum: 10 },
   });
-  const open: MqttClient[] = [];
-  const raws: RawClient[] = [];
-  const client = async (extra = {}) => {
-    const c = await connectClient(b, { protocolVersion: 5, ...extra });
-    open.push(c);
-    return c;
-  };
-  const raw = async (opts: Omit<Parameters<typeof RawClient.connect>[1], "protocolVersion">) => {
-    const r = await RawClient.connect(b.tcpPort, { protocolVersion: 5, ...opts });
-    raws.push(r.client);
-    return r;
-  };
+  const tracked = new TrackedClients(b);
+  const client = (extra = {}) => tracked.client({ protocolVersion: 5, ...extra });
+  const raw = (opts: Omit<RawConnectOptions, "protocolVersion">) =>
+    tracked.raw({ protocolVersion: 5, ...opts });
   const rawSubscribe = async (r: RawClient, topic: string, qos: 0 | 1 | 2, properties = {}) => {
     r.sendPacket({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic, qos }], properties });
     const ack = await r.expect("suback");
@@ -579,8 +565,7 @@ Deno.test("MQTT 5 features", async (t) => {
       },
     );
   } finally {
-    for (const c of open) c.end(true);
-    for (const r of raws) r.close();
+    tracked.closeAll();
     await b.stop();
   }
 });

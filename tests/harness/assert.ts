@@ -1,18 +1,12 @@
 /**
- * Minimal assertions for the end-to-end tests (deno.json has no @std/assert).
+ * Assertions for the end-to-end tests: the repo's testing/assert.ts, with
+ * assertEquals and assertRejects adapted to what these tests compare.
  *
  * @module
  */
+import { assert, assertEquals as strictEquals } from "../../testing/assert.ts";
 
-/** Thrown by a failed assertion. */
-export class AssertionError extends Error {
-  override name = "AssertionError";
-}
-
-/** Fail unless cond is truthy. */
-export function assert(cond: unknown, msg = "assertion failed"): asserts cond {
-  if (!cond) throw new AssertionError(msg);
-}
+export { assert };
 
 function canonical(v: unknown): string {
   return JSON.stringify(v, (_k, x) => {
@@ -27,21 +21,20 @@ function canonical(v: unknown): string {
   });
 }
 
-/** Fail unless actual and expected are structurally equal (JSON comparison). */
+/**
+ * Fail unless actual and expected are structurally equal, compared as JSON:
+ * key order is ignored, and a Buffer equals a Uint8Array with the same bytes.
+ */
 export function assertEquals(actual: unknown, expected: unknown, msg?: string): void {
-  const a = canonical(actual);
-  const e = canonical(expected);
-  if (a !== e) {
-    throw new AssertionError(`${msg ? msg + ": " : ""}expected ${e}, got ${a}`);
-  }
+  strictEquals(canonical(actual), canonical(expected), msg);
 }
 
-/** Fail unless fn rejects; returns the error. */
+/** Fail unless fn rejects (with anything); returns the error. */
 export async function assertRejects(fn: () => Promise<unknown>, msg?: string): Promise<Error> {
   try {
     await fn();
   } catch (e) {
     return e instanceof Error ? e : new Error(String(e));
   }
-  throw new AssertionError(msg ?? "expected a rejection");
+  assert(false, msg ?? "expected a rejection");
 }

@@ -11,6 +11,7 @@
 
 import { stringify } from "yaml";
 import { createServer } from "node:net";
+import { runCommand } from "./process.ts";
 
 /** Which broker the suite drives. */
 export type BrokerMode = "edgemq" | "mosquitto";
@@ -543,26 +544,10 @@ export async function runCli(
   timeoutMs = 30_000,
 ): Promise<{ code: number; output: string }> {
   await Deno.stat(MAIN_TS);
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN_TS, ...args],
+  return await runCommand(Deno.execPath(), ["run", "-A", MAIN_TS, ...args], timeoutMs, {
     cwd: REPO_ROOT,
     env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* gone */ }
-  }, timeoutMs);
-  try {
-    const out = await child.output();
-    const dec = new TextDecoder();
-    return { code: out.code, output: dec.decode(out.stdout) + dec.decode(out.stderr) };
-  } finally {
-    clearTimeout(timer);
-  }
+  });
 }
 
 /** Run `fn` with a broker, stopping it afterwards even when fn throws. */

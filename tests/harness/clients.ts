@@ -8,6 +8,7 @@
 import mqtt from "mqtt";
 import type { IClientOptions, IConnackPacket, IPublishPacket, MqttClient } from "mqtt";
 import type { BrokerHandle } from "./broker.ts";
+import { Waiters } from "./waiters.ts";
 
 export type { IClientOptions, IConnackPacket, IPublishPacket, MqttClient };
 
@@ -145,10 +146,10 @@ export interface Received {
 export class Inbox {
   readonly messages: Received[] = [];
   #cursor = 0;
-  #waiters = new Set<() => void>();
+  #waiters = new Waiters();
   readonly #listener = (topic: string, payload: Uint8Array, packet: IPublishPacket) => {
     this.messages.push({ topic, payload: new TextDecoder().decode(payload), packet });
-    for (const w of [...this.#waiters]) w();
+    this.#waiters.wake();
   };
 
   constructor(readonly client: MqttClient) {
@@ -189,24 +190,8 @@ export class Inbox {
   }
 
   #waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-    if (cond()) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const check = () => {
-        if (cond()) {
-          clearTimeout(t);
-          this.#waiters.delete(check);
-          resolve();
-        }
-      };
-      const t = setTimeout(() => {
-        this.#waiters.delete(check);
-        reject(
-          new Error(
-            `timed out after ${timeoutMs} ms waiting for ${what} (have ${this.messages.length})`,
-          ),
-        );
-      }, timeoutMs);
-      this.#waiters.add(check);
+    return this.#waiters.waitFor(cond, timeoutMs, what, {
+      detail: () => `(have ${this.messages.length})`,
     });
   }
 }

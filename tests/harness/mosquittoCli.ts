@@ -6,6 +6,8 @@
  */
 
 import type { BrokerHandle } from "./broker.ts";
+import { runCommand } from "./process.ts";
+import { Waiters } from "./waiters.ts";
 
 /** Protocol version flag of the mosquitto clients (`-V`). */
 export type MosqVersion = "mqttv31" | "mqttv311" | "mqttv5";
@@ -47,24 +49,7 @@ export async function mosqPub(
   else args.push("-m", message);
   if (o.retain) args.push("-r");
   args.push(...(o.extra ?? []));
-  const child = new Deno.Command("mosquitto_pub", {
-    args,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const t = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* gone */ }
-  }, timeoutMs);
-  try {
-    const out = await child.output();
-    const dec = new TextDecoder();
-    return { code: out.code, output: dec.decode(out.stdout) + dec.decode(out.stderr) };
-  } finally {
-    clearTimeout(t);
-  }
+  return await runCommand("mosquitto_pub", args, timeoutMs);
 }
 
 /** A message printed by mosquitto_sub. */
@@ -79,7 +64,7 @@ export interface MosqMessage {
 export class MosqSub {
   readonly lines: string[] = [];
   readonly messages: MosqMessage[] = [];
-  #waiters = new Set<() => void>();
+  #waiters = new Waiters();
   #exited = false;
   #exitCode = -1;
   #done: Promise<void>;
@@ -183,32 +168,16 @@ export class MosqSub {
   }
 
   #wake(): void {
-    for (const w of [...this.#waiters]) w();
+    this.#waiters.wake();
   }
 
   #waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-    if (cond()) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const check = () => {
-        if (cond()) {
-          clearTimeout(t);
-          this.#waiters.delete(check);
-          resolve();
-        } else if (this.#exited) {
-          clearTimeout(t);
-          this.#waiters.delete(check);
-          reject(new Error(`mosquitto_sub exited (${this.#exitCode}) while waiting for ${what}`));
-        }
-      };
-      const t = setTimeout(() => {
-        this.#waiters.delete(check);
-        reject(
-          new Error(
-            `timed out after ${timeoutMs} ms waiting for ${what} (have ${this.messages.length})`,
-          ),
-        );
-      }, timeoutMs);
-      this.#waiters.add(check);
+    return this.#waiters.waitFor(cond, timeoutMs, what, {
+      detail: () => `(have ${this.messages.length})`,
+      abort: () =>
+        this.#exited
+          ? `mosquitto_sub exited (${this.#exitCode}) while waiting for ${what}`
+          : undefined,
     });
   }
 }

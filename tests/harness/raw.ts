@@ -11,6 +11,7 @@ import { Socket } from "node:net";
 import { Buffer } from "node:buffer";
 import mqttPacket from "mqtt-packet";
 import type { Packet } from "mqtt-packet";
+import { Waiters } from "./waiters.ts";
 
 export type { Packet };
 
@@ -22,7 +23,7 @@ export class RawClient {
   readonly events: RawEvent[] = [];
   #cursor = 0;
   #closed = false;
-  #waiters = new Set<() => void>();
+  #waiters = new Waiters();
   #parser: ReturnType<typeof mqttPacket.parser>;
 
   private constructor(readonly socket: Socket, readonly protocolVersion: 3 | 4 | 5) {
@@ -166,25 +167,11 @@ export class RawClient {
   }
 
   #wake(): void {
-    for (const w of [...this.#waiters]) w();
+    this.#waiters.wake();
   }
 
   #waitFor(cond: () => boolean, timeoutMs: number, what = "a packet"): Promise<void> {
-    if (cond()) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const check = () => {
-        if (cond()) {
-          clearTimeout(t);
-          this.#waiters.delete(check);
-          resolve();
-        }
-      };
-      const t = setTimeout(() => {
-        this.#waiters.delete(check);
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
-      }, timeoutMs);
-      this.#waiters.add(check);
-    });
+    return this.#waiters.waitFor(cond, timeoutMs, what);
   }
 }
 

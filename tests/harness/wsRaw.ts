@@ -8,6 +8,7 @@
 import mqttPacket from "mqtt-packet";
 import type { Packet } from "mqtt-packet";
 import { Buffer } from "node:buffer";
+import { Waiters } from "./waiters.ts";
 
 /** A raw WebSocket connection speaking MQTT in binary frames. */
 export class WsRaw {
@@ -15,7 +16,7 @@ export class WsRaw {
   readonly parseErrors: string[] = [];
   #cursor = 0;
   #closed = false;
-  #waiters = new Set<() => void>();
+  #waiters = new Waiters();
   #closedPromise: Promise<void>;
 
   private constructor(readonly ws: WebSocket, protocolVersion: 4 | 5) {
@@ -110,24 +111,10 @@ export class WsRaw {
   }
 
   #wake(): void {
-    for (const w of [...this.#waiters]) w();
+    this.#waiters.wake();
   }
 
   #waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-    if (cond()) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const check = () => {
-        if (cond()) {
-          clearTimeout(t);
-          this.#waiters.delete(check);
-          resolve();
-        }
-      };
-      const t = setTimeout(() => {
-        this.#waiters.delete(check);
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
-      }, timeoutMs);
-      this.#waiters.add(check);
-    });
+    return this.#waiters.waitFor(cond, timeoutMs, what);
   }
 }
