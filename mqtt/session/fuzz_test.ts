@@ -5,7 +5,7 @@
 import { ok as assert } from "node:assert/strict";
 import fc from "fast-check";
 import * as mqttPacket from "mqtt-packet";
-import { Harness, settle } from "../broker/testHarness.ts";
+import { framePacket, Harness, settle } from "../broker/testHarness.ts";
 
 function valid(v: 4 | 5): Uint8Array[] {
   const packets: mqttPacket.Packet[] = [
@@ -40,19 +40,7 @@ function valid(v: 4 | 5): Uint8Array[] {
 
 /** Keeps the fixed header's remaining length consistent (the frame guard's job). */
 function reframe(first: number, body: Uint8Array): Uint8Array {
-  const len: number[] = [];
-  let n = body.length;
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    len.push(b);
-  } while (n > 0);
-  const out = new Uint8Array(1 + len.length + body.length);
-  out[0] = first;
-  out.set(len, 1);
-  out.set(body, 1 + len.length);
-  return out;
+  return framePacket(first, Array.from(body));
 }
 
 function bodyOf(p: Uint8Array): Uint8Array {
