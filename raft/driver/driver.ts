@@ -96,22 +96,22 @@ export interface RaftDriverStats {
   readonly pendingReads: number;
 }
 
-interface PendingProposal {
-  readonly term: number;
+/** A caller waiting on a proposal or a read, settled by the loop or its deadline. */
+interface PendingCall {
   readonly deadlineMs: number;
   readonly startedMs: number;
   readonly resolve: (v: unknown) => void;
   readonly reject: (e: Error) => void;
 }
 
-interface PendingRead {
+interface PendingProposal extends PendingCall {
+  readonly term: number;
+}
+
+interface PendingRead extends PendingCall {
   readonly query: unknown;
-  readonly deadlineMs: number;
-  readonly startedMs: number;
   /** Read index once confirmed. */
   index: number | null;
-  readonly resolve: (v: unknown) => void;
-  readonly reject: (e: Error) => void;
 }
 
 interface Group {
