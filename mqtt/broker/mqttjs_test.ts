@@ -6,10 +6,8 @@ import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/stric
 import mqtt from "mqtt";
 import { startListener } from "../transport/listener.ts";
 import { defaultTransportLimits } from "../transport/types.ts";
-import { Harness, testAcl, testAuthenticator } from "./testHarness.ts";
+import { brokerOverStores, Harness } from "./testHarness.ts";
 import { defaultLocalStoresConfig, openLocalStores } from "../../stores/mod.ts";
-import { createMqttBroker } from "./broker.ts";
-import { defaultMqttBrokerOptions } from "./options.ts";
 import { silentLogger } from "../../log/jsonLog.ts";
 
 async function withBroker(fn: (url: string, h: Harness) => Promise<void>): Promise<void> {
@@ -108,16 +106,7 @@ Deno.test("MQTT.js v5: persistent session survives reconnect with queued QoS 1",
 Deno.test("MQTT.js v5: a burst of 300 QoS 1 (+30 QoS 2) publishes to a persistent subscriber (SQLite) is delivered without disconnect", async () => {
   const dir = await Deno.makeTempDir();
   const stores = await openLocalStores(dir, defaultLocalStoresConfig());
-  const broker = createMqttBroker(defaultMqttBrokerOptions(), {
-    nodeId: "n1",
-    dist: stores.dist,
-    inbox: stores.inbox,
-    retain: stores.retain,
-    sessions: stores.sessions,
-    authenticator: testAuthenticator,
-    acl: testAcl,
-    log: silentLogger,
-  });
+  const broker = brokerOverStores(stores);
   const l = await startListener(
     "tcp",
     { enable: true, host: "127.0.0.1", port: 0 },

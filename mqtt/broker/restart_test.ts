@@ -5,33 +5,15 @@
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { defaultLocalStoresConfig, type LocalStores, openLocalStores } from "../../stores/mod.ts";
-import { silentLogger } from "../../log/jsonLog.ts";
 import { inboxReceiverId } from "../../stores/dist/distStore.ts";
-import { createMqttBroker, type MqttBroker } from "./broker.ts";
-import { defaultMqttBrokerOptions } from "./options.ts";
-import {
-  type ClientHost,
-  settle,
-  testAcl,
-  testAuthenticator,
-  TestClient,
-  text,
-} from "./testHarness.ts";
+import type { MqttBroker } from "./broker.ts";
+import { brokerOverStores, type ClientHost, settle, TestClient, text } from "./testHarness.ts";
 
 async function start(
   dir: string,
 ): Promise<{ stores: LocalStores; broker: MqttBroker; h: ClientHost }> {
   const stores = await openLocalStores(dir, defaultLocalStoresConfig());
-  const broker = createMqttBroker(defaultMqttBrokerOptions(), {
-    nodeId: "n1",
-    dist: stores.dist,
-    inbox: stores.inbox,
-    retain: stores.retain,
-    sessions: stores.sessions,
-    authenticator: testAuthenticator,
-    acl: testAcl,
-    log: silentLogger,
-  });
+  const broker = brokerOverStores(stores);
   let id = 100;
   const h: ClientHost = { broker, nextId: () => ++id };
   return { stores, broker, h };

@@ -6,11 +6,12 @@
  * @module
  */
 import * as mqttPacket from "mqtt-packet";
-import { createMemoryLogger, type Logger } from "../../log/jsonLog.ts";
+import { createMemoryLogger, type Logger, silentLogger } from "../../log/jsonLog.ts";
 import { MemoryDistStore } from "../../stores/dist/memoryDistStore.ts";
 import { MemoryInboxStore } from "../../stores/inbox/memoryInboxStore.ts";
 import { MemoryRetainStore } from "../../stores/retain/memoryRetainStore.ts";
 import { LocalSessionRegistry } from "../../stores/sessions/localSessionRegistry.ts";
+import type { LocalStores } from "../../stores/mod.ts";
 import type { Authenticator, AuthRequest, AuthResult } from "../auth/types.ts";
 import type { ConnectionEvents, ListenerKind, MqttConnection } from "../transport/types.ts";
 import type { MqttAcl } from "../session/context.ts";
@@ -32,6 +33,22 @@ export const testAcl: MqttAcl = {
   checkSubscribe: (_c, filter) => !filter.startsWith("secret/"),
   checkDeliver: (_c, topic) => !topic.startsWith("hidden/"),
 };
+
+/** A broker with the test authenticator and ACL over `stores` (node "n1", silent log). */
+export function brokerOverStores(
+  stores: Pick<LocalStores, "dist" | "inbox" | "retain" | "sessions">,
+): MqttBroker {
+  return createMqttBroker(defaultMqttBrokerOptions(), {
+    nodeId: "n1",
+    dist: stores.dist,
+    inbox: stores.inbox,
+    retain: stores.retain,
+    sessions: stores.sessions,
+    authenticator: testAuthenticator,
+    acl: testAcl,
+    log: silentLogger,
+  });
+}
 
 let nextConnectionId = 1;
 
