@@ -15,6 +15,7 @@ import {
 } from "./harness/broker.ts";
 import { closeClient, connectClient, Inbox, uniqueId } from "./harness/clients.ts";
 import { encode, frame, mqttString, type Packet, RawClient, varInt } from "./harness/raw.ts";
+import { mulberry32 } from "./harness/rng.ts";
 
 const CONNECT_TIMEOUT_MS = 1000;
 const MAX_PACKET_BYTES = 1_048_576;
@@ -50,18 +51,6 @@ function assertReason(code: number | undefined, allowed: number[], what: string)
       allowed.map((c) => "0x" + c.toString(16))
     }`,
   );
-}
-
-/** Deterministic PRNG (mulberry32) so a failing storm replays from its seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 Deno.test("bad input never crashes the broker", async (t) => {

@@ -7,6 +7,7 @@ import { Buffer } from "node:buffer";
 import { assert, assertEquals, assertRejects } from "./harness/assert.ts";
 import { IS_MOSQUITTO, startBroker } from "./harness/broker.ts";
 import { closeClient, connectClient, Inbox, uniqueId } from "./harness/clients.ts";
+import { makePki } from "./harness/pki.ts";
 import { RawClient } from "./harness/raw.ts";
 
 const SECRET = "e2e-secret-0123456789-abcdefghijklmnopqrstuvwxyz";
@@ -131,70 +132,18 @@ Deno.test({
   },
 });
 
-async function openssl(args: string[], cwd: string): Promise<void> {
-  const out = await new Deno.Command("openssl", {
-    args,
-    cwd,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  })
-    .output();
-  if (out.code !== 0) {
-    throw new Error(`openssl ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-  }
-}
-
 Deno.test({
   name: "TLS client certificates as credentials",
   ignore: IS_MOSQUITTO,
   fn: async (t) => {
     const dir = await Deno.makeTempDir({ prefix: "edgemq-e2e-certauth-" });
     try {
-      const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-      await openssl([
-        "req",
-        "-x509",
-        ...ec,
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.crt",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=e2e-ca",
-      ], dir);
-      await Deno.writeTextFile(
-        `${dir}/server.ext`,
-        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
-      );
-      await Deno.writeTextFile(`${dir}/client.ext`, "extendedKeyUsage=clientAuth\n");
-      for (
-        const [who, subj] of [["server", "/CN=127.0.0.1"], ["client", "/O=certco/CN=device-7"]]
-      ) {
-        await openssl(
-          ["req", ...ec, "-keyout", `${who}.key`, "-out", `${who}.csr`, "-subj", subj],
-          dir,
-        );
-        await openssl([
-          "x509",
-          "-req",
-          "-in",
-          `${who}.csr`,
-          "-CA",
-          "ca.crt",
-          "-CAkey",
-          "ca.key",
-          "-CAcreateserial",
-          "-out",
-          `${who}.crt`,
-          "-days",
-          "2",
-          "-extfile",
-          `${who}.ext`,
-        ], dir);
-      }
+      await makePki(dir, {
+        caSubject: "/CN=e2e-ca",
+        serverAltName: "IP:127.0.0.1",
+        serverSubject: "/CN=127.0.0.1",
+        clientSubject: "/O=certco/CN=device-7",
+      });
       const b = await startBroker({
         ws: false,
         allowAnonymous: false,

@@ -14,77 +14,17 @@ import {
   type Transport,
   uniqueId,
 } from "./harness/clients.ts";
-
-async function openssl(args: string[], cwd: string): Promise<void> {
-  const out = await new Deno.Command("openssl", {
-    args,
-    cwd,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  })
-    .output();
-  if (out.code !== 0) {
-    throw new Error(`openssl ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-  }
-}
-
-/** Make ca.crt, server.{crt,key} (SAN 127.0.0.1) and client.{crt,key} in dir. */
-async function makePki(dir: string): Promise<void> {
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  await openssl([
-    "req",
-    "-x509",
-    ...ec,
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.crt",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=edgemq-e2e-ca",
-  ], dir);
-  await Deno.writeTextFile(
-    `${dir}/server.ext`,
-    "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n",
-  );
-  await Deno.writeTextFile(`${dir}/client.ext`, "extendedKeyUsage=clientAuth\n");
-  for (const who of ["server", "client"]) {
-    await openssl([
-      "req",
-      ...ec,
-      "-keyout",
-      `${who}.key`,
-      "-out",
-      `${who}.csr`,
-      "-subj",
-      `/CN=e2e-${who}`,
-    ], dir);
-    await openssl([
-      "x509",
-      "-req",
-      "-in",
-      `${who}.csr`,
-      "-CA",
-      "ca.crt",
-      "-CAkey",
-      "ca.key",
-      "-CAcreateserial",
-      "-out",
-      `${who}.crt`,
-      "-days",
-      "2",
-      "-extfile",
-      `${who}.ext`,
-    ], dir);
-  }
-}
+import { makePki } from "./harness/pki.ts";
 
 Deno.test("TLS and WSS listeners", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "edgemq-e2e-tls-" });
   try {
-    await makePki(dir);
+    await makePki(dir, {
+      caSubject: "/CN=edgemq-e2e-ca",
+      serverAltName: "IP:127.0.0.1,DNS:localhost",
+      serverSubject: "/CN=e2e-server",
+      clientSubject: "/CN=e2e-client",
+    });
     const ca = Buffer.from(await Deno.readFile(`${dir}/ca.crt`));
     const cert = Buffer.from(await Deno.readFile(`${dir}/client.crt`));
     const key = Buffer.from(await Deno.readFile(`${dir}/client.key`));

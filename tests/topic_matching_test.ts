@@ -8,6 +8,7 @@
 import { assertEquals } from "./harness/assert.ts";
 import { IS_MOSQUITTO, startBroker } from "./harness/broker.ts";
 import { closeClient, connectClient, Inbox, uniqueId } from "./harness/clients.ts";
+import { mulberry32 } from "./harness/rng.ts";
 
 /** Naive MQTT matching, straight from the spec text. */
 function matches(filter: string, topic: string): boolean {
@@ -20,17 +21,6 @@ function matches(filter: string, topic: string): boolean {
     if (f[i] !== "+" && f[i] !== t[i]) return false;
   }
   return f.length === t.length;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 Deno.test("wildcard matching agrees with a naive oracle, with every matching subscription id", async () => {
