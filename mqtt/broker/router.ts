@@ -30,6 +30,13 @@ interface Aggregate {
   ids: number[] | null;
 }
 
+/** Appends to persistent inboxes collected during one fan-out. */
+interface InboxBatch {
+  items: EnqueueItem[];
+  /** Receiver id of each item. */
+  receivers: string[];
+}
+
 function inboxKeyOf(receiverId: string): ClientKey {
   const sep = receiverId.indexOf("\u0000");
   return { tenant: receiverId.slice(2, sep), clientId: receiverId.slice(sep + 1) };
@@ -64,41 +71,17 @@ export class Router {
         !v5 || inbound.properties === null,
       );
     }
-    let items: EnqueueItem[] | null = null;
-    let itemReceivers: string[] | null = null;
-    const deliver = (
-      route: Route,
-      qos: 0 | 1 | 2,
-      retain: boolean,
-      ids: readonly number[],
-    ): void => {
-      const rid = route.receiverId;
-      const session = ctx.receivers.get(rid);
-      if (rid.charCodeAt(0) === 115 /* "s": transient */ || qos === 0) {
-        if (session === undefined || session.phase !== "connected") {
-          if (qos === 0 && rid.charCodeAt(0) !== 115) ctx.counters.droppedOffline++;
-          return;
-        }
-        session.delivery().deliver(cache, qos, retain, ids, publisher);
-        return;
-      }
-      (items ??= []).push({
-        key: session !== undefined ? session.clientKey : inboxKeyOf(rid),
-        incarnation: route.incarnation,
-        message: m,
-        qos,
-        retain,
-        subscriptionIds: ids,
-      });
-      (itemReceivers ??= []).push(rid);
-    };
+    let batch: InboxBatch | null = null;
 
     if (normal.length === 1) {
       const r = normal[0];
       const o = r.options;
       if (!(o.noLocal && r.receiverId === publisherReceiverId)) {
         const qos = (o.qos < m.qos ? o.qos : m.qos) as 0 | 1 | 2;
-        deliver(
+        batch = this.deliver(
+          cache,
+          publisher,
+          batch,
           r,
           qos,
           o.retainAsPublished && m.retain,
@@ -126,7 +109,9 @@ export class Router {
         if (retain) agg.retain = true;
         if (o.subscriptionId !== null) (agg.ids ??= []).push(o.subscriptionId);
       }
-      for (const a of byReceiver.values()) deliver(a.route, a.qos, a.retain, a.ids ?? NO_IDS);
+      for (const a of byReceiver.values()) {
+        batch = this.deliver(cache, publisher, batch, a.route, a.qos, a.retain, a.ids ?? NO_IDS);
+      }
     }
 
     for (const [group, members] of match.shared) {
@@ -134,7 +119,10 @@ export class Router {
       if (r === null) continue;
       const o = r.options;
       const qos = (o.qos < m.qos ? o.qos : m.qos) as 0 | 1 | 2;
-      deliver(
+      batch = this.deliver(
+        cache,
+        publisher,
+        batch,
         r,
         qos,
         o.retainAsPublished && m.retain,
@@ -142,9 +130,8 @@ export class Router {
       );
     }
 
-    if (items === null) return null;
-    const receivers: string[] = itemReceivers!;
-    const appended: EnqueueItem[] = items;
+    if (batch === null) return null;
+    const { items: appended, receivers } = batch;
     return ctx.inbox.enqueue(appended).then((results) => {
       for (let i = 0; i < results.length; i++) {
         const r = results[i];
@@ -163,6 +150,44 @@ export class Router {
         );
       }
     });
+  }
+
+  /**
+   * One delivery of `cache.message`: written at once to a connected session
+   * (QoS 0, or any QoS to a transient one), else added to `batch` (created
+   * when null) for one inbox append. Returns the batch.
+   */
+  private deliver(
+    cache: PublishEncodingCache,
+    publisher: Session | null,
+    batch: InboxBatch | null,
+    route: Route,
+    qos: 0 | 1 | 2,
+    retain: boolean,
+    ids: readonly number[],
+  ): InboxBatch | null {
+    const ctx = this.ctx;
+    const rid = route.receiverId;
+    const session = ctx.receivers.get(rid);
+    if (rid.charCodeAt(0) === 115 /* "s": transient */ || qos === 0) {
+      if (session === undefined || session.phase !== "connected") {
+        if (qos === 0 && rid.charCodeAt(0) !== 115) ctx.counters.droppedOffline++;
+        return batch;
+      }
+      session.delivery().deliver(cache, qos, retain, ids, publisher);
+      return batch;
+    }
+    batch ??= { items: [], receivers: [] };
+    batch.items.push({
+      key: session !== undefined ? session.clientKey : inboxKeyOf(rid),
+      incarnation: route.incarnation,
+      message: cache.message,
+      qos,
+      retain,
+      subscriptionIds: ids,
+    });
+    batch.receivers.push(rid);
+    return batch;
   }
 
   /** Round-robin over the group, preferring connected, uncongested members. */
