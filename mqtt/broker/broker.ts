@@ -115,6 +115,11 @@ class BrokerCore implements BrokerContext {
   readonly pendingWills = new Map<string, PendingWill>();
   closing = false;
   private readonly router: Router;
+  /**
+   * Store writes in progress that no acknowledgement waits for, awaited by
+   * close(). Not capped: QoS 0 retained publishes add one each while the
+   * retain store is slow (reading is not paused for them).
+   */
   private readonly tracked = new Set<Promise<unknown>>();
   private timer: ReturnType<typeof setInterval> | null = null;
   private expiring = false;

@@ -90,8 +90,9 @@ export class Session implements ConnectionEvents {
   /** v5 Request Problem Information (reason strings allowed). */
   problemInformation = true;
   subscriptions: Map<string, SubscriptionOptions> | null = null;
+  /** Inbound topic aliases (v5); at most `topicAliasMaximum` entries (larger aliases are refused). */
   aliasesIn: Map<number, string> | null = null;
-  /** Incoming QoS 2 packet ids awaiting PUBREL. */
+  /** Incoming QoS 2 packet ids awaiting PUBREL (at most 65535: one per packet id). */
   inboundQos2: Set<number> | null = null;
   /** Incoming QoS 2 flows whose PUBREC waits for our own commits. */
   qos2AwaitingCommit = 0;
