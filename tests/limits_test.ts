@@ -40,6 +40,24 @@ async function rawConnect(b: BrokerHandle, v: 4 | 5, clientId = uniqueId("lim"))
   return await RawClient.connect(b.tcpPort, { clientId, protocolVersion: v });
 }
 
+/**
+ * Open `count` v3.1.1 connections one after another, pushing each into conns;
+ * returns how many were refused (non-zero CONNACK or no CONNACK at all).
+ */
+async function connectBurst(b: BrokerHandle, count: number, conns: RawClient[]): Promise<number> {
+  let refused = 0;
+  for (let i = 0; i < count; i++) {
+    try {
+      const { client, connack } = await rawConnect(b, 4);
+      conns.push(client);
+      if (connack.returnCode !== 0) refused++;
+    } catch {
+      refused++;
+    }
+  }
+  return refused;
+}
+
 async function disconnectReason(r: RawClient): Promise<number | undefined> {
   const rest = await r.waitClosed(3000);
   const d = rest.find((p) => p.cmd === "disconnect");
@@ -315,17 +333,8 @@ Deno.test("configured limits", async (t) => {
         }
         await sleep(500); // let the broker see earlier steps' connections close
         const conns: RawClient[] = [];
-        let refused = 0;
         try {
-          for (let i = 0; i < LIMITS.maxConnections + 5; i++) {
-            try {
-              const { client, connack } = await rawConnect(b, 4);
-              conns.push(client);
-              if (connack.returnCode !== 0) refused++;
-            } catch {
-              refused++;
-            }
-          }
+          const refused = await connectBurst(b, LIMITS.maxConnections + 5, conns);
           assertEquals(conns.filter((c) => !c.closed).length, LIMITS.maxConnections);
           assert(refused >= 5, `${refused} refused`);
         } finally {
@@ -397,16 +406,7 @@ Deno.test({
       await closeClient(s2);
 
       await sleep(1100); // a fresh one-second window
-      let refused = 0;
-      for (let i = 0; i < 60; i++) {
-        try {
-          const { client, connack } = await rawConnect(b, 4);
-          conns.push(client);
-          if (connack.returnCode !== 0) refused++;
-        } catch {
-          refused++;
-        }
-      }
+      const refused = await connectBurst(b, 60, conns);
       assert(refused >= 30, `only ${refused} of 60 burst connections refused at 20/s`);
       for (const c of conns) c.close();
       await sleep(1100);

@@ -28,6 +28,19 @@ async function restart(b: BrokerHandle, how: "graceful" | "kill9"): Promise<Brok
   return await startBroker({ dataDir: b.dataDir, tcpPort: b.tcpPort, wsPort: b.wsPort });
 }
 
+/** A v3.1.1 raw client with a persistent session (clean=false). */
+function rawPersistent(b: BrokerHandle, clientId: string) {
+  return RawClient.connect(b.tcpPort, { clientId, protocolVersion: 4, clean: false });
+}
+
+/** {@link rawPersistent}, subscribed to topic at qos (SUBACK received). */
+async function rawSubscriber(b: BrokerHandle, clientId: string, topic: string, qos: 1 | 2) {
+  const s = await rawPersistent(b, clientId);
+  s.client.sendPacket({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic, qos }] });
+  await s.client.expect("suback");
+  return s;
+}
+
 async function withRestarts(
   fn: (
     first: BrokerHandle,
@@ -59,24 +72,14 @@ for (const how of ["graceful", "kill9"] as const) {
     await withRestarts(async (b, restartIt) => {
       const id = uniqueId("out1");
       const topic = `r1/${id}`;
-      const s1 = await RawClient.connect(b.tcpPort, {
-        clientId: id,
-        protocolVersion: 4,
-        clean: false,
-      });
-      s1.client.sendPacket({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic, qos: 1 }] });
-      await s1.client.expect("suback");
+      const s1 = await rawSubscriber(b, id, topic, 1);
       const pub = await connectClient(b, { protocolVersion: 4 });
       await pub.publishAsync(topic, "in-flight", { qos: 1 });
       const first = await s1.client.expect("publish");
       await closeClient(pub);
       s1.client.close();
       const b2 = await restartIt(how);
-      const s2 = await RawClient.connect(b2.tcpPort, {
-        clientId: id,
-        protocolVersion: 4,
-        clean: false,
-      });
+      const s2 = await rawPersistent(b2, id);
       try {
         assertEquals(s2.connack.sessionPresent, true);
         const again = await s2.client.expect("publish", 5000);
@@ -99,13 +102,7 @@ for (const how of ["graceful", "kill9"] as const) {
     await withRestarts(async (b, restartIt) => {
       const id = uniqueId("out2");
       const topic = `r2/${id}`;
-      const s1 = await RawClient.connect(b.tcpPort, {
-        clientId: id,
-        protocolVersion: 4,
-        clean: false,
-      });
-      s1.client.sendPacket({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic, qos: 2 }] });
-      await s1.client.expect("suback");
+      const s1 = await rawSubscriber(b, id, topic, 2);
       const pub = await connectClient(b, { protocolVersion: 4 });
       await pub.publishAsync(topic, "two", { qos: 2 });
       const p = await s1.client.expect("publish");
@@ -114,11 +111,7 @@ for (const how of ["graceful", "kill9"] as const) {
       await closeClient(pub);
       s1.client.close();
       const b2 = await restartIt(how);
-      const s2 = await RawClient.connect(b2.tcpPort, {
-        clientId: id,
-        protocolVersion: 4,
-        clean: false,
-      });
+      const s2 = await rawPersistent(b2, id);
       try {
         const rel = await s2.client.expect("pubrel", 5000);
         assertEquals(rel.messageId, p.messageId);
@@ -143,11 +136,7 @@ for (const how of ["graceful", "kill9"] as const) {
       await s1.subscribeAsync(topic, { qos: 2 });
       await closeClient(s1);
       const pubId = uniqueId("r3p");
-      const p1 = await RawClient.connect(b.tcpPort, {
-        clientId: pubId,
-        protocolVersion: 4,
-        clean: false,
-      });
+      const p1 = await rawPersistent(b, pubId);
       p1.client.sendPacket({
         cmd: "publish",
         topic,
@@ -160,11 +149,7 @@ for (const how of ["graceful", "kill9"] as const) {
       await p1.client.expect("pubrec");
       p1.client.close();
       const b2 = await restartIt(how);
-      const p2 = await RawClient.connect(b2.tcpPort, {
-        clientId: pubId,
-        protocolVersion: 4,
-        clean: false,
-      });
+      const p2 = await rawPersistent(b2, pubId);
       try {
         assertEquals(p2.connack.sessionPresent, true);
         p2.client.sendPacket({
