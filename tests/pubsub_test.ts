@@ -381,6 +381,9 @@ Deno.test("MQTT.js pub/sub over TCP and WebSocket", async (t) => {
         const inbox = new Inbox(s);
         await s.subscribeAsync(topic, { qos: 1 });
         await inbox.expectNone(400);
+        // the subscription itself works: a live message still arrives
+        await pub.publishAsync(topic, "live", { qos: 1 });
+        assertEquals((await inbox.next()).payload, "live");
         await closeClient(s);
         await closeClient(pub);
       },
@@ -418,6 +421,9 @@ Deno.test("MQTT.js pub/sub over TCP and WebSocket", async (t) => {
         const inbox = new Inbox(s);
         await s.subscribeAsync(`$share/g/${topic}`, { qos: 1 });
         await inbox.expectNone(400);
+        // the shared subscription itself works: a live message arrives
+        await pub.publishAsync(topic, "live", { qos: 1 });
+        assertEquals((await inbox.next()).payload, "live");
         await pub.publishAsync(topic, "", { qos: 1, retain: true });
         await closeClient(s);
         await closeClient(pub);
